@@ -1,0 +1,311 @@
+#include "syncbridge/fence.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "state.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SYNCBRIDGE_CPU_RELAX() _mm_pause()
+#else
+#define SYNCBRIDGE_CPU_RELAX() std::this_thread::yield()
+#endif
+
+namespace syncbridge {
+namespace detail {
+namespace {
+thread_local const char this_thread_marker = 0;
+
+// Spin budget bounds: the signal-to-wake round trip of two spinning threads is a couple of
+// microseconds here; sleeping costs ~57 us. Grow the budget when spinning pays off, shrink it
+// when it does not (a waiter that spun in vain burned a core another thread could have used).
+constexpr std::int64_t kMinSpinNs = 500;
+constexpr std::int64_t kMaxSpinNs = 20'000;
+}  // namespace
+
+void fence_acquire(FenceState* fence) noexcept {
+  const std::uint32_t old = fence->refs.fetch_add(1, std::memory_order_relaxed);
+  if (old == 0) {
+    std::fprintf(stderr, "syncbridge: fence reference count went from 0 to 1 (use after release)\n");
+    std::abort();
+  }
+}
+
+void fence_release(FenceState* fence) noexcept {
+  if (fence->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  TimelineState* tl = fence->timeline;
+  delete fence;
+  timeline_release(tl);
+}
+
+void callback_release(CallbackNode* node) noexcept {
+  if (node->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  FenceState* fence = node->fence;
+  delete node;  // destroys the callable (and whatever it captured) outside every lock
+  fence_release(fence);
+}
+
+void callback_run(CallbackNode* node) noexcept {
+  std::uint32_t expected = CallbackNode::queued;
+  node->runner.store(&this_thread_marker, std::memory_order_relaxed);
+  if (node->phase.compare_exchange_strong(expected, CallbackNode::running, std::memory_order_acq_rel)) {
+    fence_acquire(node->fence);
+    const Fence view = FenceAccess::adopt(node->fence);
+    node->fn(view);
+    node->phase.store(CallbackNode::done, std::memory_order_release);
+    node->phase.notify_all();
+  }
+  callback_release(node);
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+Error empty_fence_error(const char* what) {
+  return Error(Errc::invalid_handle, EBADF, std::string(what) + " on an empty or moved-from Fence");
+}
+
+Result<WaitStatus> completed_result(const FenceState& f, std::uint32_t word) {
+  if ((word & kStatusMask) == kSignaled) return WaitStatus::signaled;
+  return Error(Errc::fence_error, f.error,
+               "fence at point " + std::to_string(f.point) + " of timeline '" + f.timeline->name +
+                   "' completed with an error");
+}
+}  // namespace
+
+// ---- CallbackRegistration ----
+
+CallbackRegistration::CallbackRegistration(CallbackRegistration&& other) noexcept
+    : node_(std::exchange(other.node_, nullptr)) {}
+
+CallbackRegistration& CallbackRegistration::operator=(CallbackRegistration&& other) noexcept {
+  if (this != &other) {
+    (void)cancel();
+    node_ = std::exchange(other.node_, nullptr);
+  }
+  return *this;
+}
+
+CallbackRegistration::~CallbackRegistration() { (void)cancel(); }
+
+void CallbackRegistration::detach() noexcept {
+  if (CallbackNode* node = std::exchange(node_, nullptr)) callback_release(node);
+}
+
+bool CallbackRegistration::cancel() noexcept {
+  CallbackNode* node = std::exchange(node_, nullptr);
+  if (!node) return false;
+  FenceState* f = node->fence;
+  bool removed = false;
+  {
+    std::lock_guard guard(f->timeline->lock);
+    if (node->in_list) {
+      // Still on the pending fence's list: unlink it; the list's reference is ours to drop.
+      node->in_list = false;
+      if (node->next == node) {
+        f->callbacks = nullptr;
+      } else {
+        node->prev->next = node->next;
+        node->next->prev = node->prev;
+        if (f->callbacks == node) f->callbacks = node->next;
+      }
+      node->phase.store(CallbackNode::cancelled, std::memory_order_relaxed);
+      node->refs.fetch_sub(1, std::memory_order_relaxed);  // never the last: we hold one
+      removed = true;
+    }
+  }
+  if (!removed) {
+    // Taken by a completion batch: win the race to `cancelled`, or wait out a running callback
+    // unless it is this very thread that runs it.
+    std::uint32_t phase = CallbackNode::queued;
+    if (node->phase.compare_exchange_strong(phase, CallbackNode::cancelled, std::memory_order_acq_rel)) {
+      removed = true;
+    } else if (phase == CallbackNode::running &&
+               node->runner.load(std::memory_order_relaxed) != &this_thread_marker) {
+      while ((phase = node->phase.load(std::memory_order_acquire)) == CallbackNode::running)
+        node->phase.wait(phase, std::memory_order_acquire);
+    }
+  }
+  callback_release(node);
+  return removed;
+}
+
+// ---- Fence ----
+
+Fence::Fence(const Fence& other) noexcept : state_(other.state_) {
+  if (state_) fence_acquire(state_);
+}
+Fence::Fence(Fence&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+Fence& Fence::operator=(const Fence& other) noexcept {
+  if (other.state_) fence_acquire(other.state_);
+  if (state_) fence_release(state_);
+  state_ = other.state_;
+  return *this;
+}
+Fence& Fence::operator=(Fence&& other) noexcept {
+  if (this != &other) {
+    if (state_) fence_release(state_);
+    state_ = std::exchange(other.state_, nullptr);
+  }
+  return *this;
+}
+Fence::~Fence() {
+  if (state_) fence_release(state_);
+}
+
+FenceStatus Fence::status() const noexcept {
+  if (!state_) return FenceStatus::error;
+  switch (state_->word.load(std::memory_order_acquire) & kStatusMask) {
+    case kPending: return FenceStatus::pending;
+    case kSignaled: return FenceStatus::signaled;
+    default: return FenceStatus::error;
+  }
+}
+
+int Fence::error_errno() const noexcept {
+  if (!state_) return EBADF;
+  return (state_->word.load(std::memory_order_acquire) & kStatusMask) == kErrored ? state_->error : 0;
+}
+
+std::uint64_t Fence::point() const noexcept {
+  if (!state_) return 0;
+  return state_->timeline->wrap32 ? (state_->point & UINT32_MAX) : state_->point;
+}
+
+std::optional<MonotonicTime> Fence::timestamp() const noexcept {
+  if (!state_ || (state_->word.load(std::memory_order_acquire) & kStatusMask) == kPending) return std::nullopt;
+  return to_time_point(state_->timestamp_ns);
+}
+
+Result<WaitStatus> Fence::wait(std::chrono::nanoseconds timeout) const {
+  if (!state_) return empty_fence_error("wait");
+  if (timeout.count() < 0)
+    return Error(Errc::invalid_argument, EINVAL, "negative wait timeout " + std::to_string(timeout.count()) + " ns");
+  const std::uint32_t word = state_->word.load(std::memory_order_acquire);
+  if ((word & kStatusMask) != kPending) return completed_result(*state_, word);
+  if (timeout.count() == 0) return WaitStatus::timed_out;
+  if (timeout == wait_forever) return wait_until(MonotonicTime::max());
+  const std::int64_t now = monotonic_now_ns();
+  const std::int64_t deadline = timeout.count() > kNoDeadline - 1 - now ? kNoDeadline - 1 : now + timeout.count();
+  return wait_until(to_time_point(deadline));
+}
+
+Result<WaitStatus> Fence::wait_until(MonotonicTime deadline) const {
+  if (!state_) return empty_fence_error("wait_until");
+  FenceState& f = *state_;
+  TimelineState& tl = *f.timeline;
+  const std::int64_t deadline_ns = deadline == MonotonicTime::max() ? kNoDeadline : to_ns(deadline);
+
+  std::uint32_t word = f.word.load(std::memory_order_acquire);
+  if ((word & kStatusMask) != kPending) return completed_result(f, word);
+
+  // Adaptive spin: cheap when the signaler is running on another core right now.
+  const std::int64_t budget = tl.spin_budget_ns.load(std::memory_order_relaxed);
+  const std::int64_t spin_start = monotonic_now_ns();
+  const std::int64_t spin_end = std::min(spin_start + budget, deadline_ns);
+  for (unsigned i = 0;; ++i) {
+    word = f.word.load(std::memory_order_acquire);
+    if ((word & kStatusMask) != kPending) {
+      tl.spin_budget_ns.store(std::min(budget * 2, kMaxSpinNs), std::memory_order_relaxed);
+      return completed_result(f, word);
+    }
+    SYNCBRIDGE_CPU_RELAX();
+    if ((i & 15) == 15 && monotonic_now_ns() >= spin_end) break;
+  }
+  tl.spin_budget_ns.store(std::max(budget / 2, kMinSpinNs), std::memory_order_relaxed);
+
+  for (;;) {
+    word = f.word.load(std::memory_order_acquire);
+    if ((word & kStatusMask) != kPending) return completed_result(f, word);
+    if (!(word & kSleepers)) {
+      if (!f.word.compare_exchange_weak(word, word | kSleepers, std::memory_order_acq_rel)) continue;
+      word |= kSleepers;
+    }
+    if (deadline_ns != kNoDeadline && monotonic_now_ns() >= deadline_ns) return WaitStatus::timed_out;
+    futex_wait(&f.word, word, deadline_ns);  // EINTR, EAGAIN and ETIMEDOUT all loop back
+  }
+}
+
+Result<CallbackRegistration> Fence::on_complete(Callback callback) const {
+  if (!state_) return empty_fence_error("on_complete");
+  if (!callback) return Error(Errc::invalid_argument, EINVAL, "on_complete with an empty callback");
+  FenceState& f = *state_;
+  auto node = std::make_unique<CallbackNode>();
+  {
+    std::lock_guard guard(f.timeline->lock);
+    // Decided under the lock: a completion batch flips the word under this lock too.
+    if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending) {
+      fence_acquire(state_);
+      node->fence = state_;
+      node->fn = std::move(callback);
+      node->in_list = true;
+      CallbackNode* raw = node.release();
+      if (!f.callbacks) {
+        raw->next = raw->prev = raw;
+        f.callbacks = raw;
+      } else {
+        CallbackNode* tail = f.callbacks->prev;
+        raw->prev = tail;
+        raw->next = f.callbacks;
+        tail->next = raw;
+        f.callbacks->prev = raw;
+      }
+      return CallbackRegistration(raw);
+    }
+  }
+  callback(*this);  // already complete: run now, on this thread, outside the lock
+  return CallbackRegistration();
+}
+
+Result<void> Fence::set_deadline(MonotonicTime deadline) const {
+  if (!state_) return empty_fence_error("set_deadline");
+  FenceState& f = *state_;
+  TimelineState& tl = *f.timeline;
+  const std::int64_t ns = to_ns(deadline);
+  std::lock_guard guard(tl.lock);
+  if ((f.word.load(std::memory_order_relaxed) & kStatusMask) != kPending) return {};
+  if (ns < f.deadline_ns) f.deadline_ns = ns;
+  if (ns < tl.earliest_deadline_ns) tl.earliest_deadline_ns = ns;
+  return {};
+}
+
+std::optional<MonotonicTime> Fence::deadline() const noexcept {
+  if (!state_) return std::nullopt;
+  std::lock_guard guard(state_->timeline->lock);
+  if (state_->deadline_ns == kNoDeadline) return std::nullopt;
+  return to_time_point(state_->deadline_ns);
+}
+
+Result<UniqueFd> Fence::pollable_fd() const {
+  if (!state_) return empty_fence_error("pollable_fd");
+  UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!efd) return Error::from_errno(errno, "eventfd for a fence failed");
+  // The callback writes through its own dup, so the caller may close theirs at any time
+  // without the callback ever writing to a recycled fd number.
+  auto writer = efd.dup();
+  if (!writer) return std::move(writer).error();
+  auto shared_writer = std::make_shared<UniqueFd>(std::move(*writer));
+  auto registration = on_complete([shared_writer](const Fence&) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(shared_writer->get(), &one, sizeof one);
+    shared_writer->reset();
+  });
+  if (!registration) return std::move(registration).error();
+  registration->detach();
+  return efd;
+}
+
+const void* Fence::timeline_id() const noexcept { return state_ ? state_->timeline : nullptr; }
+
+std::string Fence::timeline_name() const { return state_ ? state_->timeline->name : std::string(); }
+
+}  // namespace syncbridge

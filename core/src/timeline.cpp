@@ -1,0 +1,383 @@
+#include "syncbridge/timeline.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "state.h"
+
+namespace syncbridge {
+namespace detail {
+namespace {
+
+std::uint32_t mix_priority(std::uint64_t point, std::uint64_t seed) noexcept {
+  // splitmix64 finaliser: treap priorities must look random for any point pattern.
+  std::uint64_t z = point + seed + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return static_cast<std::uint32_t>(z ^ (z >> 31));
+}
+
+void rotate_up(TimelineState& tl, FenceState* x) noexcept {
+  FenceState* p = x->parent;
+  FenceState* g = p->parent;
+  if (p->left == x) {
+    p->left = x->right;
+    if (x->right) x->right->parent = p;
+    x->right = p;
+  } else {
+    p->right = x->left;
+    if (x->left) x->left->parent = p;
+    x->left = p;
+  }
+  p->parent = x;
+  x->parent = g;
+  if (!g) tl.root = x;
+  else if (g->left == p) g->left = x;
+  else g->right = x;
+}
+
+// Returns the pending fence at `point`, inserting `fresh` there if there is none.
+FenceState* find_or_insert(TimelineState& tl, std::uint64_t point, FenceState* fresh) noexcept {
+  FenceState* parent = nullptr;
+  FenceState** link = &tl.root;
+  while (*link) {
+    parent = *link;
+    if (point == parent->point) return parent;
+    link = point < parent->point ? &parent->left : &parent->right;
+  }
+  fresh->parent = parent;
+  *link = fresh;
+  while (fresh->parent && fresh->priority > fresh->parent->priority) rotate_up(tl, fresh);
+  if (!tl.min || point < tl.min->point) tl.min = fresh;
+  tl.pending.fetch_add(1, std::memory_order_relaxed);
+  return fresh;
+}
+
+// The minimum has no left child, so replacing it by its right subtree keeps both the order
+// and the heap property (the right child's priority is below the minimum's).
+FenceState* pop_min(TimelineState& tl) noexcept {
+  FenceState* m = tl.min;
+  FenceState* r = m->right;
+  FenceState* p = m->parent;
+  if (r) r->parent = p;
+  if (p) p->left = r;
+  else tl.root = r;
+  if (r) {
+    while (r->left) r = r->left;
+    tl.min = r;
+  } else {
+    tl.min = p;
+  }
+  m->left = m->right = m->parent = nullptr;
+  tl.pending.fetch_sub(1, std::memory_order_relaxed);
+  return m;
+}
+
+FenceState* successor(FenceState* n) noexcept {
+  if (n->right) {
+    n = n->right;
+    while (n->left) n = n->left;
+    return n;
+  }
+  while (n->parent && n->parent->right == n) n = n->parent;
+  return n->parent;
+}
+
+struct CompletedBatch {
+  FenceState* head = nullptr;
+  FenceState* tail = nullptr;
+  bool any = false;
+};
+
+// Under the lock: removes every pending fence with point <= target, publishes its status and
+// moves it (with its callback list) onto the batch.
+void complete_reached(TimelineState& tl, std::uint64_t target, std::uint32_t status, std::int32_t error,
+                      CompletedBatch& batch) noexcept {
+  if (!tl.min || tl.min->point > target) return;
+  const std::int64_t now = monotonic_now_ns();
+  while (tl.min && tl.min->point <= target) {
+    FenceState* f = pop_min(tl);
+    f->timestamp_ns = now;
+    f->error = error;
+    if (f->deadline_ns <= tl.earliest_deadline_ns) tl.deadline_summary_stale = true;
+    for (CallbackNode* n = f->callbacks; n;) {
+      n->in_list = false;
+      n = n->next == f->callbacks ? nullptr : n->next;
+    }
+    const std::uint32_t old = f->word.exchange(status, std::memory_order_acq_rel);
+    f->wake_sleepers = (old & kSleepers) != 0;
+    if (batch.tail) batch.tail->parent = f;
+    else batch.head = f;
+    batch.tail = f;
+    batch.any = true;
+  }
+}
+
+// Outside every lock: wake sleepers, notify the timeline's eventfd, run callbacks in point
+// order, then drop the references the pending set held. `tl` stays alive through the batch's
+// fences (each holds a timeline reference) until the last one is released here.
+void finish_batch(TimelineState& tl, CompletedBatch& batch, bool notify_event_fd) noexcept {
+  for (FenceState* f = batch.head; f; f = f->parent) {
+    if (f->wake_sleepers) futex_wake_all(&f->word);
+  }
+  if (notify_event_fd) {
+    const int efd = tl.event_fd.load(std::memory_order_acquire);
+    if (efd >= 0) {
+      const std::uint64_t one = 1;
+      // The counter saturating (EAGAIN) still leaves the fd readable: nothing is lost.
+      [[maybe_unused]] ssize_t n = ::write(efd, &one, sizeof one);
+    }
+  }
+  for (FenceState* f = batch.head; f;) {
+    FenceState* next = f->parent;
+    f->parent = nullptr;
+    CallbackNode* head = f->callbacks;
+    f->callbacks = nullptr;
+    for (CallbackNode* n = head; n;) {
+      CallbackNode* following = n->next == head ? nullptr : n->next;
+      callback_run(n);
+      n = following;
+    }
+    fence_release(f);  // the pending set's reference, dropped only now
+    f = next;
+  }
+}
+
+std::uint64_t next_seed() {
+  static std::atomic<std::uint64_t> counter{std::random_device{}()};
+  return counter.fetch_add(0x9e3779b97f4a7c15ULL, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+TimelineState::~TimelineState() {
+  const int efd = event_fd.load(std::memory_order_relaxed);
+  if (efd >= 0) ::close(efd);
+}
+
+void timeline_acquire(TimelineState* timeline) noexcept {
+  const std::uint32_t old = timeline->refs.fetch_add(1, std::memory_order_relaxed);
+  if (old == 0) {
+    std::fprintf(stderr, "syncbridge: timeline reference count went from 0 to 1\n");
+    std::abort();
+  }
+}
+
+void timeline_release(TimelineState* timeline) noexcept {
+  if (timeline->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete timeline;
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+Error closed_error(const TimelineState& tl) {
+  return Error(Errc::timeline_closed, ENOENT, "timeline '" + tl.name + "' is closed");
+}
+Error empty_timeline_error(const char* what) {
+  return Error(Errc::invalid_handle, EBADF, std::string(what) + " on an empty or moved-from Timeline");
+}
+}  // namespace
+
+Result<Timeline> Timeline::create(TimelineOptions options) {
+  if (options.wrap32 && options.initial_value > UINT32_MAX)
+    return Error(Errc::out_of_range, ERANGE,
+                 "initial value " + std::to_string(options.initial_value) + " does not fit a wrap32 timeline");
+  auto* state = new TimelineState;
+  state->wrap32 = options.wrap32;
+  state->name = std::move(options.name);
+  state->priority_seed = next_seed();
+  state->value.store(options.initial_value, std::memory_order_relaxed);
+  return Timeline(state);
+}
+
+Timeline::Timeline(Timeline&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+
+Timeline& Timeline::operator=(Timeline&& other) noexcept {
+  if (this != &other) {
+    close();
+    if (state_) timeline_release(state_);
+    state_ = std::exchange(other.state_, nullptr);
+  }
+  return *this;
+}
+
+Timeline::~Timeline() {
+  close();
+  if (state_) timeline_release(state_);
+}
+
+Result<Fence> Timeline::fence_at(std::uint64_t point) {
+  if (!state_) return empty_timeline_error("fence_at");
+  TimelineState& tl = *state_;
+  if (tl.wrap32 && point > UINT32_MAX)
+    return Error(Errc::out_of_range, ERANGE,
+                 "point " + std::to_string(point) + " is beyond a wrap32 timeline's u32 range");
+  std::unique_lock guard(tl.lock);
+  if (tl.closed.load(std::memory_order_relaxed)) return closed_error(tl);
+  const std::uint64_t value = tl.value.load(std::memory_order_relaxed);
+  std::uint64_t position = point;
+  bool reached = point <= value;
+  if (tl.wrap32) {
+    const std::uint32_t ahead = static_cast<std::uint32_t>(point) - static_cast<std::uint32_t>(value);
+    reached = static_cast<std::int32_t>(ahead) <= 0;
+    // A reached point sits behind the value; keep its u32 image for point().
+    position = reached ? value - (static_cast<std::uint32_t>(value) - static_cast<std::uint32_t>(point)) : value + ahead;
+  }
+  auto* fresh = new FenceState;
+  fresh->point = position;
+  fresh->timeline = state_;
+  timeline_acquire(state_);
+  if (reached) {
+    guard.unlock();
+    fresh->timestamp_ns = monotonic_now_ns();
+    fresh->word.store(kSignaled, std::memory_order_release);
+    return Fence(fresh);
+  }
+  fresh->priority = mix_priority(position, tl.priority_seed);
+  FenceState* found = find_or_insert(tl, position, fresh);
+  if (found != fresh) {
+    fence_acquire(found);  // safe: the pending set holds a reference
+    guard.unlock();
+    fresh->refs.store(0, std::memory_order_relaxed);
+    timeline_release(state_);  // never the last: this handle holds one
+    delete fresh;
+    return Fence(found);
+  }
+  fence_acquire(fresh);  // one for the pending set, one for the caller
+  return Fence(fresh);
+}
+
+// Moves the timeline forward by the step that `step_for(value)` picks under the lock (so that
+// no concurrent advance can slip between the check and the signal), then finishes the batch
+// outside the lock. Holds a timeline reference throughout: a callback may destroy the handle.
+template <class StepFor>
+Result<void> move_forward(TimelineState* state, StepFor step_for) {
+  TimelineState& tl = *state;
+  CompletedBatch batch;
+  bool moved = false;
+  timeline_acquire(state);
+  Result<void> outcome;
+  {
+    std::lock_guard guard(tl.lock);
+    const std::uint64_t value = tl.value.load(std::memory_order_relaxed);
+    Result<std::uint64_t> step = tl.closed.load(std::memory_order_relaxed) ? Result<std::uint64_t>(closed_error(tl))
+                                                                            : step_for(value);
+    if (!step.ok()) {
+      outcome = std::move(step).error();
+    } else if (*step != 0) {
+      tl.value.store(value + *step, std::memory_order_release);
+      complete_reached(tl, value + *step, kSignaled, 0, batch);
+      moved = true;
+    }
+  }
+  finish_batch(tl, batch, moved);
+  timeline_release(state);
+  return outcome;
+}
+
+Result<void> Timeline::advance(std::uint64_t n) {
+  if (!state_) return empty_timeline_error("advance");
+  if (state_->wrap32 && n > UINT32_MAX)
+    return Error(Errc::out_of_range, ERANGE,
+                 "advance by " + std::to_string(n) + " exceeds the u32 step of a wrap32 timeline");
+  return move_forward(state_, [&](std::uint64_t value) -> Result<std::uint64_t> {
+    if (n > UINT64_MAX - value)
+      return Error(Errc::out_of_range, EOVERFLOW,
+                   "advancing timeline '" + state_->name + "' by " + std::to_string(n) + " would pass 2^64-1");
+    return n;
+  });
+}
+
+Result<void> Timeline::signal_to(std::uint64_t point) {
+  if (!state_) return empty_timeline_error("signal_to");
+  TimelineState& tl = *state_;
+  if (tl.wrap32 && point > UINT32_MAX)
+    return Error(Errc::out_of_range, ERANGE,
+                 "point " + std::to_string(point) + " is beyond a wrap32 timeline's u32 range");
+  return move_forward(state_, [&](std::uint64_t value) -> Result<std::uint64_t> {
+    if (tl.wrap32) {
+      const std::uint32_t ahead = static_cast<std::uint32_t>(point) - static_cast<std::uint32_t>(value);
+      if (static_cast<std::int32_t>(ahead) < 0)
+        return Error(Errc::backwards, EINVAL,
+                     "signal_to(" + std::to_string(point) + ") is behind timeline '" + tl.name + "' at " +
+                         std::to_string(static_cast<std::uint32_t>(value)) + " (u32 comparison)");
+      return std::uint64_t{ahead};
+    }
+    if (point < value)
+      return Error(Errc::backwards, EINVAL,
+                   "signal_to(" + std::to_string(point) + ") is behind timeline '" + tl.name + "' at " +
+                       std::to_string(value));
+    return point - value;
+  });
+}
+
+void Timeline::close() noexcept {
+  if (!state_) return;
+  TimelineState& tl = *state_;
+  CompletedBatch batch;
+  {
+    std::lock_guard guard(tl.lock);
+    if (tl.closed.exchange(true, std::memory_order_acq_rel)) return;
+    complete_reached(tl, UINT64_MAX, kErrored, ENOENT, batch);
+  }
+  // A callback may destroy this handle: hold the state through the batch.
+  TimelineState* keep = state_;
+  timeline_acquire(keep);
+  finish_batch(*keep, batch, true);
+  timeline_release(keep);
+}
+
+std::uint64_t Timeline::value() const noexcept {
+  if (!state_) return 0;
+  const std::uint64_t v = state_->value.load(std::memory_order_acquire);
+  return state_->wrap32 ? (v & UINT32_MAX) : v;
+}
+
+bool Timeline::closed() const noexcept { return !state_ || state_->closed.load(std::memory_order_acquire); }
+bool Timeline::wrap32() const noexcept { return state_ && state_->wrap32; }
+std::size_t Timeline::pending_count() const noexcept {
+  return state_ ? state_->pending.load(std::memory_order_relaxed) : 0;
+}
+
+const std::string& Timeline::name() const noexcept {
+  static const std::string empty;
+  return state_ ? state_->name : empty;
+}
+
+std::optional<MonotonicTime> Timeline::earliest_deadline() const {
+  if (!state_) return std::nullopt;
+  TimelineState& tl = *state_;
+  std::lock_guard guard(tl.lock);
+  if (tl.deadline_summary_stale) {
+    // Only after the fence holding the earliest hint left: a scan, paid by the reader.
+    std::int64_t earliest = kNoDeadline;
+    for (FenceState* f = tl.min; f; f = successor(f))
+      if (f->deadline_ns < earliest) earliest = f->deadline_ns;
+    tl.earliest_deadline_ns = earliest;
+    tl.deadline_summary_stale = false;
+  }
+  if (tl.earliest_deadline_ns == kNoDeadline) return std::nullopt;
+  return to_time_point(tl.earliest_deadline_ns);
+}
+
+Result<int> Timeline::event_fd() const {
+  if (!state_) return empty_timeline_error("event_fd");
+  TimelineState& tl = *state_;
+  std::lock_guard guard(tl.lock);
+  int efd = tl.event_fd.load(std::memory_order_relaxed);
+  if (efd < 0) {
+    efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd < 0) return Error::from_errno(errno, "eventfd for timeline '" + tl.name + "' failed");
+    tl.event_fd.store(efd, std::memory_order_release);
+  }
+  return efd;
+}
+
+}  // namespace syncbridge

@@ -1,0 +1,261 @@
+// syncbridge-bench-core: every figure next to a baseline measured in this same process.
+//   - signal-to-wake round trip through two timelines vs a raw std::atomic wait/notify ping-pong
+//   - fence_at + advance + release with 0, 1k and 1M points pending (goal: 1M within 2x of 1k)
+//   - memory per pending fence and allocations per steady-state op (operator new counted)
+//   - waiting on a 64-fence set vs 64 separate waits
+#include <malloc.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include "ratio_reporter.h"
+#include "syncbridge/fence_set.h"
+#include "syncbridge/timeline.h"
+
+// ---- allocation accounting (this binary only) ----
+namespace {
+std::atomic<std::size_t> g_allocations{0};
+std::atomic<std::size_t> g_bytes_reserved{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  void* p = std::malloc(size ? size : 1);
+  if (!p) throw std::bad_alloc();
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  // What malloc really sets aside: the usable size plus its 8-byte chunk header.
+  g_bytes_reserved.fetch_add(malloc_usable_size(p) + sizeof(std::size_t), std::memory_order_relaxed);
+  return p;
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace syncbridge;
+using namespace std::chrono_literals;
+
+namespace {
+
+Timeline must_create(TimelineOptions options = {}) { return std::move(Timeline::create(std::move(options))).value(); }
+
+// ---- signal-to-wake ----
+
+void BM_PingPong_RawAtomic(benchmark::State& state) {
+  std::atomic<std::uint32_t> to_partner{0}, to_main{0};
+  std::atomic<bool> stop{false};
+  std::thread partner([&] {
+    std::uint32_t seen = 0;
+    for (;;) {
+      to_partner.wait(seen, std::memory_order_acquire);
+      seen = to_partner.load(std::memory_order_acquire);
+      if (stop.load(std::memory_order_acquire)) return;
+      to_main.store(seen, std::memory_order_release);
+      to_main.notify_one();
+    }
+  });
+  std::uint32_t i = 0;
+  for (auto _ : state) {
+    ++i;
+    to_partner.store(i, std::memory_order_release);
+    to_partner.notify_one();
+    for (std::uint32_t got; (got = to_main.load(std::memory_order_acquire)) != i;) to_main.wait(got);
+  }
+  stop.store(true);
+  to_partner.store(i + 1, std::memory_order_release);
+  to_partner.notify_one();
+  partner.join();
+}
+
+void BM_PingPong_Fence(benchmark::State& state) {
+  Timeline to_partner = must_create({.name = "to-partner"});
+  Timeline to_main = must_create({.name = "to-main"});
+  std::atomic<bool> stop{false};
+  std::thread partner([&] {
+    for (std::uint64_t k = 1;; ++k) {
+      Fence f = std::move(to_partner.fence_at(k)).value();
+      (void)f.wait(wait_forever);
+      if (stop.load(std::memory_order_acquire)) return;
+      (void)to_main.advance(1);
+    }
+  });
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    ++i;
+    Fence back = std::move(to_main.fence_at(i)).value();
+    (void)to_partner.advance(1);
+    (void)back.wait(wait_forever);
+  }
+  stop.store(true);
+  (void)to_partner.advance(1);
+  partner.join();
+}
+
+// ---- throughput with pending points ----
+
+void BM_FenceAdvanceRelease(benchmark::State& state) {
+  const auto pending = static_cast<std::uint64_t>(state.range(0));
+  Timeline t = must_create();
+  std::vector<Fence> parked;
+  parked.reserve(pending);
+  // Parked far ahead: the pending set has `pending` entries throughout the loop.
+  for (std::uint64_t i = 0; i < pending; ++i) parked.push_back(std::move(t.fence_at((1ULL << 40) + i)).value());
+  parked.clear();  // only the timeline's references remain
+  std::uint64_t point = 0;
+  const std::size_t allocs_before = g_allocations.load();
+  for (auto _ : state) {
+    Fence f = std::move(t.fence_at(++point)).value();
+    (void)t.advance(1);
+    benchmark::DoNotOptimize(f);
+  }
+  state.counters["allocs_per_op"] =
+      static_cast<double>(g_allocations.load() - allocs_before) / static_cast<double>(state.iterations());
+  state.counters["pending"] = static_cast<double>(t.pending_count());
+}
+
+// ---- memory per pending fence ----
+
+void BM_MemoryPerPendingFence(benchmark::State& state) {
+  constexpr std::uint64_t kFences = 100'000;
+  for (auto _ : state) {
+    Timeline t = must_create();
+    const std::size_t bytes_before = g_bytes_reserved.load();
+    const std::size_t allocs_before = g_allocations.load();
+    for (std::uint64_t i = 1; i <= kFences; ++i) {
+      auto f = t.fence_at(i);  // handle dropped at once: only the timeline's reference stays
+      benchmark::DoNotOptimize(f);
+    }
+    state.counters["bytes_per_pending_fence"] =
+        static_cast<double>(g_bytes_reserved.load() - bytes_before) / static_cast<double>(kFences);
+    state.counters["allocs_per_fence"] =
+        static_cast<double>(g_allocations.load() - allocs_before) / static_cast<double>(kFences);
+    t.close();
+  }
+}
+
+// ---- 64-fence sets ----
+
+struct SixtyFour {
+  std::vector<Timeline> timelines;
+  std::vector<Fence> fences;
+  FenceSet set;
+  SixtyFour() {
+    for (int i = 0; i < 64; ++i) {
+      timelines.push_back(must_create());
+      fences.push_back(std::move(timelines.back().fence_at(1)).value());
+      (void)set.add(fences.back());
+    }
+  }
+};
+
+void BM_Set64_WaitAll_Signaled(benchmark::State& state) {
+  SixtyFour s;
+  for (auto& t : s.timelines) (void)t.advance(1);
+  for (auto _ : state) benchmark::DoNotOptimize(s.set.wait_all(wait_forever).ok());
+}
+
+void BM_Separate64_Wait_Signaled(benchmark::State& state) {
+  SixtyFour s;
+  for (auto& t : s.timelines) (void)t.advance(1);
+  for (auto _ : state)
+    for (const Fence& f : s.fences) benchmark::DoNotOptimize(f.wait(wait_forever).ok());
+}
+
+// wait_any on 64 pending fences, woken by another thread advancing one of them.
+void BM_Set64_WaitAny_Woken(benchmark::State& state) {
+  SixtyFour s;
+  std::atomic<std::uint64_t> round{0};
+  std::atomic<bool> stop{false};
+  std::thread partner([&] {
+    std::uint64_t seen = 0;
+    while (!stop.load()) {
+      const std::uint64_t r = round.load(std::memory_order_acquire);
+      if (r == seen) continue;
+      seen = r;
+      (void)s.timelines[r % 64].advance(1);
+    }
+  });
+  std::uint64_t r = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    FenceSet set;
+    for (auto& t : s.timelines) (void)set.add(std::move(t.fence_at(t.value() + 1)).value());
+    state.ResumeTiming();
+    round.store(++r, std::memory_order_release);
+    benchmark::DoNotOptimize(set.wait_any(wait_forever).ok());
+  }
+  stop = true;
+  partner.join();
+}
+
+// Baseline: a single fence waited on, woken the same way.
+void BM_Single_Wait_Woken(benchmark::State& state) {
+  Timeline t = must_create();
+  std::atomic<std::uint64_t> round{0};
+  std::atomic<bool> stop{false};
+  std::thread partner([&] {
+    std::uint64_t seen = 0;
+    while (!stop.load()) {
+      const std::uint64_t r = round.load(std::memory_order_acquire);
+      if (r == seen) continue;
+      seen = r;
+      (void)t.advance(1);
+    }
+  });
+  std::uint64_t r = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Fence f = std::move(t.fence_at(t.value() + 1)).value();
+    state.ResumeTiming();
+    round.store(++r, std::memory_order_release);
+    benchmark::DoNotOptimize(f.wait(wait_forever).ok());
+  }
+  stop = true;
+  partner.join();
+}
+
+}  // namespace
+
+BENCHMARK(BM_PingPong_RawAtomic)->UseRealTime();
+BENCHMARK(BM_PingPong_Fence)->UseRealTime();
+BENCHMARK(BM_FenceAdvanceRelease)->Arg(0)->Arg(1000)->Arg(1'000'000)->UseRealTime();
+BENCHMARK(BM_MemoryPerPendingFence)->Iterations(1);
+BENCHMARK(BM_Separate64_Wait_Signaled);
+BENCHMARK(BM_Set64_WaitAll_Signaled);
+BENCHMARK(BM_Single_Wait_Woken)->UseRealTime();
+BENCHMARK(BM_Set64_WaitAny_Woken)->UseRealTime();
+
+int main(int argc, char** argv) {
+  // --smoke: a ctest run that proves the benchmark works; its figures are not the report.
+  bool smoke = false;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--smoke") == 0) smoke = true;
+    else args.push_back(argv[i]);
+  }
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  syncbridge::bench::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  const int missed = reporter.print_ratios({
+      {"signal-to-wake round trip: fences vs raw atomic wait/notify", "BM_PingPong_Fence/real_time",
+       "BM_PingPong_RawAtomic/real_time", 1.5},
+      {"fence_at+advance+release: 1k pending vs none", "BM_FenceAdvanceRelease/1000/real_time",
+       "BM_FenceAdvanceRelease/0/real_time", 0},
+      {"fence_at+advance+release: 1M pending vs 1k pending", "BM_FenceAdvanceRelease/1000000/real_time",
+       "BM_FenceAdvanceRelease/1000/real_time", 2.0},
+      {"64 signaled fences: FenceSet::wait_all vs 64 waits", "BM_Set64_WaitAll_Signaled",
+       "BM_Separate64_Wait_Signaled", 0},
+      {"woken wait: FenceSet::wait_any on 64 vs one fence", "BM_Set64_WaitAny_Woken/real_time",
+       "BM_Single_Wait_Woken/real_time", 0},
+  });
+  const double bytes = reporter.counter("BM_MemoryPerPendingFence/iterations:1", "bytes_per_pending_fence");
+  const double allocs = reporter.counter("BM_FenceAdvanceRelease/1000/real_time", "allocs_per_op");
+  std::printf("%-58s %12.1f bytes (goal <= 128)%s\n", "memory per pending fence (malloc chunks)", bytes,
+              bytes <= 128 ? "" : "  MISSED");
+  std::printf("%-58s %12.2f\n", "allocations per fence_at+advance+release", allocs);
+  if (smoke) return 0;  // timings of a 10 ms smoke run are noise: never judge them
+  return missed + (bytes > 128 ? 1 : 0) == 0 ? 0 : 1;
+}

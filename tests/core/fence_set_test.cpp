@@ -1,0 +1,116 @@
+#include <thread>
+
+#include "test_util.h"
+
+namespace syncbridge::testing {
+namespace {
+
+class FenceSetTest : public FdLeakCheckedTest {};
+
+TEST_F(FenceSetTest, KeepsOneEntryPerTimelineWithTheLaterPoint) {
+  auto a = make_timeline({.name = "a"});
+  auto b = make_timeline({.name = "b"});
+  FenceSet set;
+  SB_ASSERT_OK(set.add(fence_at(a, 3)));
+  SB_ASSERT_OK(set.add(fence_at(a, 1)));
+  SB_ASSERT_OK(set.add(fence_at(b, 2)));
+  SB_ASSERT_OK(set.add(fence_at(a, 5)));
+  ASSERT_EQ(set.size(), 2u);
+  for (const Fence& f : set.fences()) EXPECT_EQ(f.point(), f.timeline_name() == "a" ? 5u : 2u);
+}
+
+TEST_F(FenceSetTest, MergeMatchesSyncFileMerge) {
+  auto a = make_timeline();
+  auto b = make_timeline();
+  auto c = make_timeline();
+  FenceSet x, y;
+  SB_ASSERT_OK(x.add(fence_at(a, 4)));
+  SB_ASSERT_OK(x.add(fence_at(b, 1)));
+  SB_ASSERT_OK(y.add(fence_at(a, 2)));
+  SB_ASSERT_OK(y.add(fence_at(b, 6)));
+  SB_ASSERT_OK(y.add(fence_at(c, 1)));
+  FenceSet m = FenceSet::merge(x, y);
+  ASSERT_EQ(m.size(), 3u);
+  const void* ida = fence_at(a, 0).timeline_id();
+  const void* idb = fence_at(b, 0).timeline_id();
+  for (const Fence& f : m.fences()) {
+    const std::uint64_t expected = f.timeline_id() == ida ? 4u : f.timeline_id() == idb ? 6u : 1u;
+    EXPECT_EQ(f.point(), expected);
+  }
+  EXPECT_EQ(m.status(), FenceStatus::pending);
+  SB_ASSERT_OK(a.advance(4));
+  SB_ASSERT_OK(b.advance(6));
+  EXPECT_EQ(m.status(), FenceStatus::pending);
+  SB_ASSERT_OK(c.advance(1));
+  EXPECT_EQ(m.status(), FenceStatus::signaled);
+}
+
+TEST_F(FenceSetTest, WaitAllWaitsForEveryFence) {
+  auto a = make_timeline();
+  auto b = make_timeline();
+  FenceSet set;
+  SB_ASSERT_OK(set.add(fence_at(a, 1)));
+  SB_ASSERT_OK(set.add(fence_at(b, 1)));
+  SB_ASSERT_OK(a.advance());
+  auto r = set.wait_all(1ms);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, WaitStatus::timed_out);
+  std::thread later([&] {
+    std::this_thread::sleep_for(5ms);
+    EXPECT_TRUE(b.advance().ok());
+  });
+  r = set.wait_all(wait_forever);
+  later.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, WaitStatus::signaled);
+}
+
+TEST_F(FenceSetTest, AnErroredMemberFailsTheSet) {
+  auto a = make_timeline();
+  auto b = make_timeline({.name = "dies"});
+  FenceSet set;
+  SB_ASSERT_OK(set.add(fence_at(a, 1)));
+  SB_ASSERT_OK(set.add(fence_at(b, 1)));
+  b.close();
+  EXPECT_EQ(set.status(), FenceStatus::error);
+  auto r = set.wait_all(wait_forever);  // must not hang on a's pending fence
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::fence_error);
+  EXPECT_EQ(r.error().sys_errno(), ENOENT);
+}
+
+TEST_F(FenceSetTest, WaitAnyReturnsTheFirstToComplete) {
+  std::vector<Timeline> timelines;
+  FenceSet set;
+  for (int i = 0; i < 64; ++i) {
+    timelines.push_back(make_timeline());
+    SB_ASSERT_OK(set.add(fence_at(timelines.back(), 1)));
+  }
+  auto r = set.wait_any(1ms);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, WaitStatus::timed_out);
+  const void* chosen = fence_at(timelines[37], 0).timeline_id();
+  std::thread later([&] {
+    std::this_thread::sleep_for(5ms);
+    EXPECT_TRUE(timelines[37].advance().ok());
+  });
+  r = set.wait_any(wait_forever);
+  later.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, WaitStatus::signaled);
+  EXPECT_EQ(set.fences()[r->index].timeline_id(), chosen);
+}
+
+TEST_F(FenceSetTest, EmptySetIsSignaledButCannotWaitAny) {
+  FenceSet set;
+  EXPECT_EQ(set.status(), FenceStatus::signaled);
+  auto r = set.wait_any(0ns);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::invalid_argument);
+  auto add = set.add(Fence());
+  ASSERT_FALSE(add.ok());
+  EXPECT_EQ(add.error().code(), Errc::invalid_handle);
+}
+
+}  // namespace
+}  // namespace syncbridge::testing

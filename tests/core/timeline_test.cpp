@@ -1,0 +1,180 @@
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+namespace syncbridge::testing {
+namespace {
+
+class TimelineTest : public FdLeakCheckedTest {};
+
+TEST_F(TimelineTest, FenceAtReachedPointIsSignaledAndUntracked) {
+  auto t = make_timeline({.name = "t", .initial_value = 5});
+  Fence f = fence_at(t, 5);
+  EXPECT_EQ(f.status(), FenceStatus::signaled);
+  EXPECT_TRUE(f.timestamp().has_value());
+  EXPECT_EQ(t.pending_count(), 0u);
+  Fence g = fence_at(t, 3);
+  EXPECT_EQ(g.status(), FenceStatus::signaled);
+  EXPECT_FALSE(f == g) << "untracked fences are fresh objects";
+  EXPECT_EQ(g.point(), 3u);
+}
+
+TEST_F(TimelineTest, FenceAtPendingPointReturnsTheSameObject) {
+  auto t = make_timeline();
+  Fence a = fence_at(t, 7);
+  Fence b = fence_at(t, 7);
+  EXPECT_TRUE(a == b);
+  EXPECT_EQ(t.pending_count(), 1u);
+  EXPECT_EQ(a.status(), FenceStatus::pending);
+}
+
+TEST_F(TimelineTest, AdvanceSignalsInPointOrderWithOneTimestamp) {
+  auto t = make_timeline();
+  std::vector<std::uint64_t> order;
+  std::vector<Fence> fences;
+  std::vector<CallbackRegistration> regs;
+  for (std::uint64_t p : {5, 2, 9, 1, 3}) {
+    fences.push_back(fence_at(t, p));
+    auto r = fences.back().on_complete([&order](const Fence& f) { order.push_back(f.point()); });
+    ASSERT_TRUE(r.ok());
+    regs.push_back(std::move(*r));
+  }
+  EXPECT_EQ(t.pending_count(), 5u);
+  SB_ASSERT_OK(t.advance(5));
+  EXPECT_EQ(order, (std::vector<std::uint64_t>{1, 2, 3, 5}));
+  EXPECT_EQ(t.pending_count(), 1u);
+  EXPECT_EQ(fences[0].timestamp(), fences[1].timestamp()) << "one clock reading per batch";
+  EXPECT_EQ(fences[2].status(), FenceStatus::pending);
+  SB_ASSERT_OK(t.signal_to(9));
+  EXPECT_EQ(order.back(), 9u);
+  EXPECT_EQ(t.value(), 9u);
+}
+
+TEST_F(TimelineTest, SignalToCurrentValueIsANoOpAndBackwardsIsAnError) {
+  auto t = make_timeline({.initial_value = 10});
+  SB_ASSERT_OK(t.signal_to(10));
+  auto r = t.signal_to(9);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::backwards);
+  EXPECT_EQ(r.error().sys_errno(), EINVAL);
+  EXPECT_EQ(t.value(), 10u);
+}
+
+TEST_F(TimelineTest, PendingSetHoldsItsOwnReference) {
+  auto t = make_timeline();
+  bool ran = false;
+  {
+    Fence f = fence_at(t, 1);
+    auto r = f.on_complete([&ran](const Fence& fence) {
+      ran = true;
+      EXPECT_EQ(fence.status(), FenceStatus::signaled);
+    });
+    ASSERT_TRUE(r.ok());
+    r->detach();
+  }  // the caller's last handle is gone; the timeline still holds the fence
+  EXPECT_EQ(t.pending_count(), 1u);
+  SB_ASSERT_OK(t.advance());
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(t.pending_count(), 0u);
+}
+
+TEST_F(TimelineTest, CloseErrorsPendingFencesAndKeepsThemValid) {
+  auto t = make_timeline({.name = "closing"});
+  Fence f = fence_at(t, 3);
+  Fence done = fence_at(t, 0);
+  std::thread waiter([f] {
+    auto r = f.wait(wait_forever);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code(), Errc::fence_error);
+    EXPECT_EQ(r.error().sys_errno(), ENOENT);
+  });
+  std::this_thread::sleep_for(10ms);
+  t.close();
+  waiter.join();
+  EXPECT_EQ(f.status(), FenceStatus::error);
+  EXPECT_EQ(f.error_errno(), ENOENT);
+  EXPECT_EQ(done.status(), FenceStatus::signaled);
+  EXPECT_TRUE(t.closed());
+  auto again = t.fence_at(4);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), Errc::timeline_closed);
+  auto adv = t.advance();
+  ASSERT_FALSE(adv.ok());
+  EXPECT_EQ(adv.error().code(), Errc::timeline_closed);
+}
+
+TEST_F(TimelineTest, DestroyingTheTimelineClosesIt) {
+  Fence f;
+  {
+    auto t = make_timeline();
+    f = fence_at(t, 1);
+  }
+  EXPECT_EQ(f.status(), FenceStatus::error);
+  EXPECT_EQ(f.error_errno(), ENOENT);
+  EXPECT_EQ(f.timeline_name(), "syncbridge") << "the fence keeps the timeline's state alive";
+}
+
+TEST_F(TimelineTest, MovedTimelineKeepsItsFences) {
+  auto t = make_timeline();
+  Fence f = fence_at(t, 1);
+  Timeline moved = std::move(t);
+  EXPECT_EQ(f.status(), FenceStatus::pending);
+  SB_ASSERT_OK(moved.advance());
+  EXPECT_EQ(f.status(), FenceStatus::signaled);
+}
+
+TEST_F(TimelineTest, EarliestDeadlineTracksPendingFences) {
+  auto t = make_timeline();
+  EXPECT_FALSE(t.earliest_deadline().has_value());
+  Fence a = fence_at(t, 1);
+  Fence b = fence_at(t, 2);
+  const auto base = std::chrono::steady_clock::now();
+  SB_ASSERT_OK(b.set_deadline(base + 20ms));
+  SB_ASSERT_OK(a.set_deadline(base + 10ms));
+  SB_ASSERT_OK(a.set_deadline(base + 30ms));  // a later hint never loosens an earlier one
+  EXPECT_EQ(t.earliest_deadline(), base + 10ms);
+  EXPECT_EQ(a.deadline(), base + 10ms);
+  SB_ASSERT_OK(t.advance());  // a leaves: b's hint is now the earliest
+  EXPECT_EQ(t.earliest_deadline(), base + 20ms);
+  SB_ASSERT_OK(t.advance());
+  EXPECT_FALSE(t.earliest_deadline().has_value());
+}
+
+TEST_F(TimelineTest, EventFdCountsSignalBatches) {
+  auto t = make_timeline();
+  auto efd = t.event_fd();
+  ASSERT_TRUE(efd.ok());
+  std::uint64_t count = 0;
+  EXPECT_EQ(::read(*efd, &count, sizeof count), -1) << "nothing happened yet";
+  SB_ASSERT_OK(t.advance());
+  SB_ASSERT_OK(t.advance());
+  ASSERT_EQ(::read(*efd, &count, sizeof count), 8);
+  EXPECT_EQ(count, 2u);
+  auto same = t.event_fd();
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, *efd) << "one eventfd per timeline";
+}
+
+TEST_F(TimelineTest, ManyPointsInRandomOrderSignalSorted) {
+  auto t = make_timeline();
+  std::vector<Fence> fences;
+  std::uint64_t x = 12345;
+  std::vector<std::uint64_t> seen;
+  for (int i = 0; i < 5000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    Fence f = fence_at(t, 1 + (x >> 40) % 100000);
+    auto r = f.on_complete([&seen](const Fence& done) { seen.push_back(done.point()); });
+    ASSERT_TRUE(r.ok());
+    r->detach();
+    fences.push_back(f);
+  }
+  SB_ASSERT_OK(t.signal_to(100000));
+  ASSERT_FALSE(seen.empty());
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  for (const Fence& f : fences) EXPECT_EQ(f.status(), FenceStatus::signaled);
+  EXPECT_EQ(t.pending_count(), 0u);
+}
+
+}  // namespace
+}  // namespace syncbridge::testing

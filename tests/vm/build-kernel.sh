@@ -1,0 +1,194 @@
+#!/bin/bash
+# Build (or find in the cache) the test kernel that tests/vm/run-in-vm.sh boots.
+#
+# Usage: build-kernel.sh [--print-path]
+#
+# The development hosts have neither CONFIG_SW_SYNC nor any DRM driver, so the
+# real-kernel tests run in QEMU on a kernel built from Debian's linux-source-6.12
+# with `make tinyconfig` plus tests/vm/kernel.config.
+#
+# stdout: only the path of bzImage (so callers can do KERNEL=$(build-kernel.sh)).
+# stderr: progress; the full build log is kept next to the image.
+# Exit status: 0 on success, 77 when a build prerequisite is not installed (ctest
+# maps 77 to SKIP), 1 on any other failure.
+#
+# The image is cached under
+#   ${SYNCBRIDGE_CACHE_DIR:-/var/cache/syncbridge}/kernel/<pkgversion>-<key>/bzImage
+# where <key> is the first 16 hex digits of the sha256 of the fragment and of
+# RECIPE_VERSION below. A cached image is reused without any other work.
+set -euo pipefail
+
+# Bump when the build steps change in a way that changes the image, so that
+# cached kernels built by the old recipe are not reused.
+readonly RECIPE_VERSION=1
+readonly SOURCE_PACKAGE=linux-source-6.12
+readonly SOURCE_TARBALL=/usr/src/linux-source-6.12.tar.xz
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly script_dir
+readonly fragment=$script_dir/kernel.config
+
+die() {
+    echo "build-kernel.sh: $*" >&2
+    exit 1
+}
+
+skip() {
+    echo "build-kernel.sh: SKIP: $*" >&2
+    exit 77
+}
+
+print_path_only=0
+while (($# > 0)); do
+    case $1 in
+        --print-path) print_path_only=1 ;;
+        -h | --help)
+            sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) die "unknown argument '$1' (usage: build-kernel.sh [--print-path])" ;;
+    esac
+    shift
+done
+
+[[ -f $fragment ]] || die "kernel config fragment $fragment is missing"
+
+# The cache key needs the source package's version: without the package there
+# is nothing to build, so this is a SKIP rather than an error.
+pkg_version=$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$SOURCE_PACKAGE" 2>/dev/null || true)
+if [[ $pkg_version != installed\ * || ! -f $SOURCE_TARBALL ]]; then
+    skip "package $SOURCE_PACKAGE is not installed (no $SOURCE_TARBALL); run the dependency install script or apt-get install $SOURCE_PACKAGE"
+fi
+pkg_version=${pkg_version#installed }
+
+key=$( (
+    cat "$fragment"
+    echo "recipe=$RECIPE_VERSION"
+) | sha256sum)
+key=${key:0:16}
+
+cache_root=${SYNCBRIDGE_CACHE_DIR:-/var/cache/syncbridge}
+kernel_dir=$cache_root/kernel/$pkg_version-$key
+image=$kernel_dir/bzImage
+
+if ((print_path_only)); then
+    echo "$image"
+    exit 0
+fi
+
+# Fast path, taken by every test run once the kernel exists: no lock, no checks.
+if [[ -f $image ]]; then
+    echo "$image"
+    exit 0
+fi
+
+# Each missing tool names the Debian package that provides it.
+missing=()
+need_cmd() {
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2 (for $1)")
+}
+need_cmd make make
+need_cmd gcc gcc
+need_cmd flex flex
+need_cmd bison bison
+need_cmd bc bc
+need_cmd xz xz-utils
+need_cmd perl perl
+need_cmd flock util-linux
+[[ -f /usr/include/gelf.h ]] || missing+=("libelf-dev (for gelf.h, needed by objtool)")
+[[ -f /usr/include/openssl/opensslv.h ]] || missing+=("libssl-dev (for openssl headers)")
+if ((${#missing[@]} > 0)); then
+    skip "kernel build prerequisites missing, install: ${missing[*]}"
+fi
+
+mkdir -p "$kernel_dir"
+# Serialise concurrent builds of the same kernel (e.g. parallel ctest jobs that
+# all start by asking for the image); the loser waits, then takes the fast path.
+exec 9>"$kernel_dir/.lock"
+if ! flock -n 9; then
+    echo "build-kernel.sh: another build of $image is running; waiting for it" >&2
+    flock 9
+fi
+if [[ -f $image ]]; then
+    echo "$image"
+    exit 0
+fi
+
+build_dir=$kernel_dir/build
+log=$kernel_dir/build.log
+: >"$log"
+
+on_error() {
+    local status=$?
+    echo "build-kernel.sh: kernel build failed (status $status); last lines of $log:" >&2
+    tail -n 40 "$log" >&2 || true
+    exit 1
+}
+trap on_error ERR
+
+step() {
+    echo "build-kernel.sh: $*" >&2
+    echo "=== $* ($(date -u +%FT%TZ))" >>"$log"
+}
+
+start=$SECONDS
+step "building test kernel from $SOURCE_PACKAGE $pkg_version into $kernel_dir (log: $log)"
+
+# A previous run may have died half way; never build on top of its leftovers.
+rm -rf "$build_dir"
+mkdir -p "$build_dir"
+step "extracting $SOURCE_TARBALL"
+tar -xJf "$SOURCE_TARBALL" -C "$build_dir" --strip-components=1 >>"$log" 2>&1
+
+step "configuring (tinyconfig + $(basename "$fragment"))"
+{
+    make -C "$build_dir" tinyconfig
+    (cd "$build_dir" && scripts/kconfig/merge_config.sh -m .config "$fragment")
+    make -C "$build_dir" olddefconfig
+} >>"$log" 2>&1
+
+# merge_config.sh and olddefconfig silently drop an option whose dependencies
+# are not met; a kernel without, say, SW_SYNC would turn every test into a
+# confusing failure later, so refuse to build it.
+dropped=()
+while IFS= read -r line; do
+    case $line in
+        CONFIG_*=*) grep -qxF -- "$line" "$build_dir/.config" || dropped+=("$line") ;;
+        '# CONFIG_'*' is not set')
+            opt=${line#'# '}
+            opt=${opt%' is not set'}
+            grep -q "^$opt=" "$build_dir/.config" && dropped+=("$line")
+            ;;
+    esac
+done <"$fragment"
+if ((${#dropped[@]} > 0)); then
+    trap - ERR
+    {
+        echo "build-kernel.sh: these fragment options did not survive olddefconfig (unmet dependencies?):"
+        for line in "${dropped[@]}"; do
+            opt=${line#'# '}
+            opt=${opt%%[= ]*}
+            echo "  wanted $line, got: $(grep -E "^(# )?${opt}[= ]" "$build_dir/.config" || echo '(absent)')"
+        done
+    } | tee -a "$log" >&2
+    exit 1
+fi
+
+# One job more than cores keeps the CPUs busy while a job waits on I/O.
+jobs=$(($(nproc) + 1))
+step "make -j$jobs bzImage"
+make -C "$build_dir" -j"$jobs" bzImage >>"$log" 2>&1
+
+# Publish atomically: readers take the fast path as soon as bzImage exists.
+cp "$build_dir/.config" "$kernel_dir/config"
+cp "$build_dir/System.map" "$kernel_dir/System.map"
+cp "$build_dir/arch/x86/boot/bzImage" "$kernel_dir/bzImage.tmp"
+mv -f "$kernel_dir/bzImage.tmp" "$image"
+trap - ERR
+
+# The object tree is ~1 GB and never reused (a new key means a fresh build).
+if [[ ${SYNCBRIDGE_KEEP_KERNEL_BUILD:-0} != 1 ]]; then
+    rm -rf "$build_dir"
+fi
+step "built $image in $((SECONDS - start)) s"
+echo "$image"

@@ -1,0 +1,272 @@
+#!/bin/bash
+# Run one command inside a QEMU VM booting the syncbridge test kernel.
+#
+# Usage: run-in-vm.sh [--timeout SECONDS] [--kernel PATH] [--name TESTNAME]
+#                     [--env NAME=VALUE]... [--append KERNEL-ARGS] -- COMMAND [ARGS...]
+#
+# The host kernel has neither sw_sync nor DRM, so kernel-facing tests run in a
+# VM whose root file system is the host's / shared read-only over virtio-9p:
+# the host's binaries and libraries run unchanged, in the host's current
+# directory. /tmp, /var/tmp, /run and /dev/shm are fresh tmpfs in the guest,
+# so the current directory and the command must not live under them.
+#
+# Only these variables reach the command: PATH, HOME, LD_LIBRARY_PATH, LANG,
+# LC_*, GTEST_*, SYNCBRIDGE_*, VK_*, MESA_*, LP_*, GALLIUM_*, plus --env ones.
+#
+# Exit status:
+#   the command's own status  when it ran and the kernel stayed clean
+#   2   usage error
+#   3   the kernel reported a problem (WARNING, BUG, Oops, panic, lockdep, ...)
+#   4   the VM did not finish within the timeout
+#   5   the VM failed or ended without reporting the command's status
+#   77  no QEMU or no test kernel (ctest: SKIP_RETURN_CODE 77)
+#
+# Environment: SYNCBRIDGE_CACHE_DIR (default /var/cache/syncbridge; job files
+# and console logs go to $SYNCBRIDGE_CACHE_DIR/vm-jobs), SYNCBRIDGE_VM_TIMEOUT
+# (default 600), SYNCBRIDGE_VM_KERNEL, SYNCBRIDGE_VM_MEMORY (MiB, default 2048),
+# SYNCBRIDGE_VM_QUIET=1 (no summary line on success).
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly script_dir
+readonly cache_root=${SYNCBRIDGE_CACHE_DIR:-/var/cache/syncbridge}
+
+readonly EXIT_USAGE=2 EXIT_KERNEL=3 EXIT_TIMEOUT=4 EXIT_VM=5 EXIT_SKIP=77
+
+# What counts as a kernel problem on the guest console. Oops, panics and BUG:
+# are printed at error level, WARNING: and lockdep's reports at warning level,
+# which is why the guest boots with loglevel=7 and never with quiet.
+readonly KERNEL_PROBLEM_RE='WARNING:|BUG:|Oops|general protection fault|Kernel panic|possible recursive locking|circular locking dependency|inconsistent lock state|INFO: |refcount_t:|hung_task|Call Trace:'
+
+usage() {
+    sed -n '4,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit "$EXIT_USAGE"
+}
+
+die_usage() {
+    echo "run-in-vm.sh: $*" >&2
+    exit "$EXIT_USAGE"
+}
+
+skip() {
+    echo "run-in-vm.sh: SKIP: $*" >&2
+    exit "$EXIT_SKIP"
+}
+
+# Quote one word for a POSIX shell: the job file runs under the guest's
+# /bin/sh (dash), so bash's printf %q ($'...') is not an option.
+sh_quote() {
+    local s=${1//\'/\'\\\'\'}
+    printf "'%s'" "$s"
+}
+
+timeout_s=${SYNCBRIDGE_VM_TIMEOUT:-600}
+kernel=${SYNCBRIDGE_VM_KERNEL:-}
+name=
+append=
+extra_env=()
+while (($# > 0)); do
+    case $1 in
+        --timeout)
+            (($# >= 2)) || usage
+            timeout_s=$2
+            shift 2
+            ;;
+        --kernel)
+            (($# >= 2)) || usage
+            kernel=$2
+            shift 2
+            ;;
+        --name)
+            (($# >= 2)) || usage
+            name=$2
+            shift 2
+            ;;
+        --env)
+            (($# >= 2)) || usage
+            [[ $2 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die_usage "--env wants NAME=VALUE, got '$2'"
+            extra_env+=("$2")
+            shift 2
+            ;;
+        --append)
+            (($# >= 2)) || usage
+            append=$2
+            shift 2
+            ;;
+        --)
+            shift
+            break
+            ;;
+        -h | --help) usage ;;
+        *) die_usage "unexpected argument '$1' (the command goes after --)" ;;
+    esac
+done
+(($# > 0)) || usage
+[[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die_usage "--timeout wants a positive number of seconds, got '$timeout_s'"
+[[ -n $name ]] || name=$(basename "$1")
+memory_mib=${SYNCBRIDGE_VM_MEMORY:-2048}
+
+qemu=$(command -v qemu-system-x86_64 || true)
+[[ -n $qemu ]] || skip "no qemu-system-x86_64: apt-get install qemu-system-x86"
+
+if [[ -z $kernel ]]; then
+    # --print-path exits 77 itself when linux-source-6.12 is not installed.
+    kernel=$("$script_dir/build-kernel.sh" --print-path) || skip "no test kernel: build-kernel.sh cannot locate one"
+fi
+[[ -f $kernel ]] || skip "no test kernel at $kernel: run tests/vm/build-kernel.sh"
+
+# The guest sees the host's / except for the directories it mounts tmpfs (or
+# its own proc/sys/dev) on; anything under those would silently be missing.
+shadowed_by_guest() {
+    case $1/ in
+        /tmp/* | /var/tmp/* | /run/* | /dev/* | /proc/* | /sys/*) return 0 ;;
+    esac
+    return 1
+}
+cwd=$(pwd -P)
+if shadowed_by_guest "$cwd"; then
+    die_usage "the current directory $cwd is hidden inside the VM (the guest mounts its own /tmp, /var/tmp, /run, /dev, /proc, /sys); run from a directory elsewhere, e.g. a build tree outside /tmp"
+fi
+if [[ $1 == /* ]] && shadowed_by_guest "$1"; then
+    die_usage "the command $1 is hidden inside the VM (under the guest's own /tmp, /var/tmp, /run, /dev, /proc or /sys)"
+fi
+
+mkdir -p "$cache_root/vm-jobs"
+cache_real=$(cd "$cache_root/vm-jobs" && pwd -P)
+if shadowed_by_guest "$cache_real"; then
+    die_usage "SYNCBRIDGE_CACHE_DIR=$cache_root is hidden inside the VM; point it outside /tmp, /var/tmp and /run"
+fi
+# Old job directories only hold console logs of past runs; keep a week.
+find "$cache_real" -mindepth 1 -maxdepth 1 -type d -mtime +7 -exec rm -rf {} + 2>/dev/null || true
+
+safe_name=$(printf '%s' "$name" | tr -c 'A-Za-z0-9_.+-' '_' | cut -c1-60)
+job_dir=$(mktemp -d "$cache_real/$safe_name.$(date +%Y%m%d-%H%M%S).XXXXXX")
+# The job directory appears on the kernel command line and in QEMU -serial
+# file: options, which split on spaces and commas respectively.
+[[ $job_dir =~ ^[A-Za-z0-9_./~+-]+$ ]] || die_usage "job directory $job_dir has characters QEMU or the kernel command line cannot take; set SYNCBRIDGE_CACHE_DIR to a plain path"
+chmod 755 "$job_dir"
+
+console_log=$job_dir/console.log
+output_log=$job_dir/output.log
+qemu_log=$job_dir/qemu.log
+
+# --- The job: environment whitelist, working directory, command.
+{
+    echo "# generated by run-in-vm.sh for '$name'"
+    while IFS= read -r var; do
+        case $var in
+            PATH | HOME | LD_LIBRARY_PATH | LANG | LC_* | GTEST_* | SYNCBRIDGE_* | VK_* | MESA_* | LP_* | GALLIUM_*)
+                echo "export $var=$(sh_quote "${!var}")"
+                ;;
+        esac
+    done < <(compgen -e | sort)
+    for assignment in "${extra_env[@]}"; do
+        echo "export ${assignment%%=*}=$(sh_quote "${assignment#*=}")"
+    done
+    # Mesa and other caches default to $HOME/.cache, which is read-only here.
+    # shellcheck disable=SC2016 # expanded by the guest's shell, not here
+    echo 'export XDG_CACHE_HOME="${XDG_CACHE_HOME:-/tmp/xdg-cache}"'
+    echo "cd $(sh_quote "$cwd") || exit 125"
+    printf 'exec'
+    for word in "$@"; do
+        printf ' %s' "$(sh_quote "$word")"
+    done
+    printf '\n'
+} >"$job_dir/job.sh"
+printf '%s\n' "$name" >"$job_dir/name"
+cp "$script_dir/guest-init.sh" "$job_dir/guest-init.sh"
+chmod 755 "$job_dir/guest-init.sh"
+: >"$console_log"
+: >"$output_log"
+
+kernel_args=(
+    root=hostroot rootfstype=9p
+    # 512000 is the largest msize the virtio transport takes; cache=loose lets
+    # the guest cache the (unchanging, read-only) host files it maps.
+    'rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose'
+    ro init="$job_dir/guest-init.sh" syncbridge_job="$job_dir"
+    console=ttyS0 loglevel=7
+    # An oops or panic ends the VM at once instead of hanging until timeout:
+    # the seed's sw_sync race oopses with a spinlock held.
+    oops=panic panic=-1
+)
+# shellcheck disable=SC2206 # --append is a space-separated kernel command line
+[[ -z $append ]] || kernel_args+=($append)
+
+qemu_args=(
+    -accel 'tcg,thread=multi' -smp 2 -m "$memory_mib"
+    -nographic -nodefaults -monitor none -no-reboot
+    -kernel "$kernel" -append "${kernel_args[*]}"
+    -serial "file:$console_log" -serial "file:$output_log"
+    -device virtio-gpu-pci
+    -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
+    -device 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot'
+)
+
+started=$(date +%s.%N)
+# stdin from /dev/null: on CI stdin is closed and QEMU refuses to start then.
+timeout -k 10 "$timeout_s" "$qemu" "${qemu_args[@]}" </dev/null >"$qemu_log" 2>&1 &
+qemu_pid=$!
+# Stream the command's output live; tail exits once QEMU has.
+tail -n +1 -f --pid="$qemu_pid" "$output_log" | sed -u 's/\r$//' &
+stream_pid=$!
+qemu_status=0
+wait "$qemu_pid" || qemu_status=$?
+wait "$stream_pid" || true
+ended=$(date +%s.%N)
+
+# Serial output uses CRLF line ends.
+sed -i 's/\r$//' "$console_log" "$output_log"
+
+show_console() {
+    echo "----- guest console ($console_log) -----"
+    cat "$console_log"
+    echo "----- end of guest console -----"
+}
+
+# The guest's timestamp of the start marker is boot-to-command time.
+boot_s=$(sed -n 's/^\[ *\([0-9.]*\)\] SYNCBRIDGE-VM-START.*/\1/p' "$console_log" | head -n 1)
+wall_s=$(awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.1f", b - a }')
+exit_line=$(grep -o 'SYNCBRIDGE-VM-EXIT=[0-9]*' "$console_log" | tail -n 1 || true)
+problems=$(grep -E "$KERNEL_PROBLEM_RE" "$console_log" | grep -v 'SYNCBRIDGE-VM-' || true)
+
+if ((qemu_status == 124 || qemu_status == 137)); then
+    {
+        echo "run-in-vm.sh: VM timed out after $timeout_s s while running $name"
+        echo "----- last guest console lines ($console_log) -----"
+        tail -n 40 "$console_log"
+        echo "----- last output lines ($output_log) -----"
+        tail -n 20 "$output_log"
+        if [[ -n $problems ]]; then
+            echo "----- kernel problems reported before the timeout -----"
+            echo "$problems"
+        fi
+    } >&2
+    exit "$EXIT_TIMEOUT"
+fi
+
+if [[ -n $problems ]]; then
+    {
+        show_console
+        echo "run-in-vm.sh: kernel reported a problem while running $name${exit_line:+ (command status ${exit_line#*=})}:"
+        echo "$problems"
+        echo "run-in-vm.sh: full console log: $console_log"
+    } >&2
+    exit "$EXIT_KERNEL"
+fi
+
+if ((qemu_status != 0)) || [[ -z $exit_line ]]; then
+    {
+        show_console
+        echo "----- qemu ($qemu_log) -----"
+        cat "$qemu_log"
+        echo "run-in-vm.sh: the VM ended (qemu status $qemu_status) without reporting the exit status of $name"
+    } >&2
+    exit "$EXIT_VM"
+fi
+
+status=${exit_line#*=}
+if [[ ${SYNCBRIDGE_VM_QUIET:-0} != 1 || $status != 0 ]]; then
+    echo "run-in-vm.sh: $name exited $status; boot to command ${boot_s:-?} s (guest clock), VM wall time $wall_s s; console: $console_log" >&2
+fi
+exit "$status"
