@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -24,10 +25,11 @@ namespace {
 thread_local const char this_thread_marker = 0;
 
 // Spin budget bounds: the signal-to-wake round trip of two spinning threads is a couple of
-// microseconds here; sleeping costs ~57 us. Grow the budget when spinning pays off, shrink it
-// when it does not (a waiter that spun in vain burned a core another thread could have used).
-constexpr std::int64_t kMinSpinNs = 500;
-constexpr std::int64_t kMaxSpinNs = 20'000;
+// microseconds here; sleeping costs ~57 us. A spin that paid off sets the budget to twice what
+// it took (so the next similar wait is caught too); one that did not decays it by an eighth, so
+// a single unlucky preemption does not throw away what the timeline learned.
+constexpr std::int64_t kMinSpinNs = 1'000;
+constexpr std::int64_t kMaxSpinNs = 50'000;
 }  // namespace
 
 void fence_acquire(FenceState* fence) noexcept {
@@ -215,13 +217,17 @@ Result<WaitStatus> Fence::wait_until(MonotonicTime deadline) const {
   for (unsigned i = 0;; ++i) {
     word = f.word.load(std::memory_order_acquire);
     if ((word & kStatusMask) != kPending) {
-      tl.spin_budget_ns.store(std::min(budget * 2, kMaxSpinNs), std::memory_order_relaxed);
+      if (i >= 16) {
+        const std::int64_t took = monotonic_now_ns() - spin_start;
+        tl.spin_budget_ns.store(std::clamp(std::max(budget, 2 * took), kMinSpinNs, kMaxSpinNs),
+                                std::memory_order_relaxed);
+      }
       return completed_result(f, word);
     }
     SYNCBRIDGE_CPU_RELAX();
     if ((i & 15) == 15 && monotonic_now_ns() >= spin_end) break;
   }
-  tl.spin_budget_ns.store(std::max(budget / 2, kMinSpinNs), std::memory_order_relaxed);
+  tl.spin_budget_ns.store(std::max(budget - budget / 8, kMinSpinNs), std::memory_order_relaxed);
 
   for (;;) {
     word = f.word.load(std::memory_order_acquire);

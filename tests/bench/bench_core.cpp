@@ -69,6 +69,29 @@ void BM_PingPong_RawAtomic(benchmark::State& state) {
   partner.join();
 }
 
+// The floor: both threads spin on plain atomics, no sleeping at all.
+void BM_PingPong_RawSpin(benchmark::State& state) {
+  std::atomic<std::uint64_t> to_partner{0}, to_main{0};
+  std::atomic<bool> stop{false};
+  std::thread partner([&] {
+    for (std::uint64_t seen = 0;;) {
+      std::uint64_t got;
+      while ((got = to_partner.load(std::memory_order_acquire)) == seen) __builtin_ia32_pause();
+      seen = got;
+      if (stop.load(std::memory_order_acquire)) return;
+      to_main.store(seen, std::memory_order_release);
+    }
+  });
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    to_partner.store(++i, std::memory_order_release);
+    while (to_main.load(std::memory_order_acquire) != i) __builtin_ia32_pause();
+  }
+  stop.store(true);
+  to_partner.store(i + 1, std::memory_order_release);
+  partner.join();
+}
+
 void BM_PingPong_Fence(benchmark::State& state) {
   Timeline to_partner = must_create({.name = "to-partner"});
   Timeline to_main = must_create({.name = "to-main"});
@@ -218,6 +241,7 @@ void BM_Single_Wait_Woken(benchmark::State& state) {
 
 }  // namespace
 
+BENCHMARK(BM_PingPong_RawSpin)->UseRealTime();
 BENCHMARK(BM_PingPong_RawAtomic)->UseRealTime();
 BENCHMARK(BM_PingPong_Fence)->UseRealTime();
 BENCHMARK(BM_FenceAdvanceRelease)->Arg(0)->Arg(1000)->Arg(1'000'000)->UseRealTime();
@@ -242,6 +266,8 @@ int main(int argc, char** argv) {
   const int missed = reporter.print_ratios({
       {"signal-to-wake round trip: fences vs raw atomic wait/notify", "BM_PingPong_Fence/real_time",
        "BM_PingPong_RawAtomic/real_time", 1.5},
+      {"signal-to-wake round trip: fences vs raw spinning atomics", "BM_PingPong_Fence/real_time",
+       "BM_PingPong_RawSpin/real_time", 0},
       {"fence_at+advance+release: 1k pending vs none", "BM_FenceAdvanceRelease/1000/real_time",
        "BM_FenceAdvanceRelease/0/real_time", 0},
       {"fence_at+advance+release: 1M pending vs 1k pending", "BM_FenceAdvanceRelease/1000000/real_time",

@@ -39,7 +39,10 @@ int RatioReporter::print_ratios(const std::vector<Ratio>& ratios) const {
     const double ratio = m / b;
     const bool ok = r.goal <= 0 || ratio <= r.goal;
     if (!ok) ++missed;
-    std::printf("%-58s %12.1f %12.1f %8.2f %5.2fx%s\n", r.what.c_str(), m, b, ratio, r.goal, ok ? "" : "  MISSED");
+    if (r.goal > 0)
+      std::printf("%-58s %12.1f %12.1f %8.2f %5.2fx%s\n", r.what.c_str(), m, b, ratio, r.goal, ok ? "" : "  MISSED");
+    else
+      std::printf("%-58s %12.1f %12.1f %8.2f %6s\n", r.what.c_str(), m, b, ratio, "-");
   }
   return missed;
 }
