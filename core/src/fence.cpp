@@ -195,10 +195,8 @@ Result<WaitStatus> Fence::wait(std::chrono::nanoseconds timeout) const {
   const std::uint32_t word = state_->word.load(std::memory_order_acquire);
   if ((word & kStatusMask) != kPending) return completed_result(*state_, word);
   if (timeout.count() == 0) return WaitStatus::timed_out;
-  if (timeout == wait_forever) return wait_until(MonotonicTime::max());
-  const std::int64_t now = monotonic_now_ns();
-  const std::int64_t deadline = timeout.count() > kNoDeadline - 1 - now ? kNoDeadline - 1 : now + timeout.count();
-  return wait_until(to_time_point(deadline));
+  const std::int64_t deadline = deadline_after(timeout);
+  return wait_until(deadline == kNoDeadline ? MonotonicTime::max() : to_time_point(deadline));
 }
 
 Result<WaitStatus> Fence::wait_until(MonotonicTime deadline) const {

@@ -60,8 +60,8 @@ FenceStatus FenceSet::status() const noexcept {
 Result<WaitStatus> FenceSet::wait_all(std::chrono::nanoseconds timeout) const {
   if (timeout.count() < 0)
     return Error(Errc::invalid_argument, EINVAL, "negative wait timeout " + std::to_string(timeout.count()) + " ns");
-  const MonotonicTime deadline = timeout == wait_forever ? MonotonicTime::max()
-                                                         : to_time_point(monotonic_now_ns() + timeout.count());
+  const std::int64_t deadline_ns = deadline_after(timeout);
+  const MonotonicTime deadline = deadline_ns == kNoDeadline ? MonotonicTime::max() : to_time_point(deadline_ns);
   // An errored member fails the whole set even while others are pending, so look first.
   for (std::size_t i = 0; i < fences_.size(); ++i)
     if (fences_[i].status() == FenceStatus::error)
@@ -101,8 +101,7 @@ Result<WaitAnyResult> FenceSet::wait_any(std::chrono::nanoseconds timeout) const
     if (!reg) return std::move(reg).error();
     registrations.push_back(std::move(*reg));
   }
-  const std::int64_t deadline_ns =
-      timeout == wait_forever ? kNoDeadline : monotonic_now_ns() + timeout.count();
+  const std::int64_t deadline_ns = deadline_after(timeout);
   for (;;) {
     const std::uint32_t got = first->load(std::memory_order_acquire);
     if (got != 0) return WaitAnyResult{WaitStatus::signaled, got - 1};

@@ -97,6 +97,13 @@ inline std::int64_t to_ns(MonotonicTime t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+// now + timeout as an absolute CLOCK_MONOTONIC time, saturating: wait_forever (or any timeout
+// too long to represent) gives kNoDeadline.
+inline std::int64_t deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  const std::int64_t now = monotonic_now_ns();
+  return timeout.count() >= kNoDeadline - now ? kNoDeadline : now + timeout.count();
+}
+
 // Futex on a 32-bit atomic; abs_deadline_ns is CLOCK_MONOTONIC, or kNoDeadline.
 void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::int64_t abs_deadline_ns) noexcept;
 void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept;

@@ -54,6 +54,24 @@ TEST_F(FenceTest, TimestampIsMonotonicAndSetOnCompletion) {
   EXPECT_LE(*f.timestamp(), after);
 }
 
+TEST_F(FenceTest, HugeTimeoutsSaturateInsteadOfOverflowing) {
+  auto t = make_timeline();
+  Fence f = fence_at(t, 1);
+  std::thread later([&] {
+    std::this_thread::sleep_for(5ms);
+    EXPECT_TRUE(t.advance().ok());
+  });
+  auto r = f.wait(std::chrono::nanoseconds::max() - 1ns);
+  later.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, WaitStatus::signaled);
+  FenceSet set;
+  SB_ASSERT_OK(set.add(f));
+  auto all = set.wait_all(std::chrono::hours(2'000'000))  // ~7.2e18 ns: now + that overflows;
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, WaitStatus::signaled);
+}
+
 TEST_F(FenceTest, WaitUntilAPastDeadlineTimesOut) {
   auto t = make_timeline();
   Fence f = fence_at(t, 1);
