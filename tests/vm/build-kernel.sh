@@ -43,7 +43,8 @@ while (($# > 0)); do
     case $1 in
         --print-path) print_path_only=1 ;;
         -h | --help)
-            sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            # The header comment, up to the first line of code.
+            awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *) die "unknown argument '$1' (usage: build-kernel.sh [--print-path])" ;;
@@ -101,7 +102,7 @@ if ((${#missing[@]} > 0)); then
     skip "kernel build prerequisites missing, install: ${missing[*]}"
 fi
 
-mkdir -p "$kernel_dir"
+mkdir -p "$kernel_dir" 2>/dev/null || die "cannot create $kernel_dir: set SYNCBRIDGE_CACHE_DIR to a writable directory"
 # Serialise concurrent builds of the same kernel (e.g. parallel ctest jobs that
 # all start by asking for the image); the loser waits, then takes the fast path.
 exec 9>"$kernel_dir/.lock"
@@ -118,10 +119,20 @@ build_dir=$kernel_dir/build
 log=$kernel_dir/build.log
 : >"$log"
 
+# The object tree is ~1 GB and never reused: a new key means a fresh build,
+# and a failed build starts again from the tarball.
+remove_build_dir() {
+    if [[ ${SYNCBRIDGE_KEEP_KERNEL_BUILD:-0} != 1 ]]; then
+        rm -rf "$build_dir"
+    fi
+}
+
 on_error() {
     local status=$?
     echo "build-kernel.sh: kernel build failed (status $status); last lines of $log:" >&2
     tail -n 40 "$log" >&2 || true
+    [[ ! -f $build_dir/.config ]] || cp "$build_dir/.config" "$kernel_dir/config.failed"
+    remove_build_dir
     exit 1
 }
 trap on_error ERR
@@ -171,6 +182,8 @@ if ((${#dropped[@]} > 0)); then
             echo "  wanted $line, got: $(grep -E "^(# )?${opt}[= ]" "$build_dir/.config" || echo '(absent)')"
         done
     } | tee -a "$log" >&2
+    cp "$build_dir/.config" "$kernel_dir/config.failed"
+    remove_build_dir
     exit 1
 fi
 
@@ -186,9 +199,6 @@ cp "$build_dir/arch/x86/boot/bzImage" "$kernel_dir/bzImage.tmp"
 mv -f "$kernel_dir/bzImage.tmp" "$image"
 trap - ERR
 
-# The object tree is ~1 GB and never reused (a new key means a fresh build).
-if [[ ${SYNCBRIDGE_KEEP_KERNEL_BUILD:-0} != 1 ]]; then
-    rm -rf "$build_dir"
-fi
+remove_build_dir
 step "built $image in $((SECONDS - start)) s"
 echo "$image"
