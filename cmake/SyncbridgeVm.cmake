@@ -1,0 +1,29 @@
+# Real-kernel tests: the host lacks sw_sync and DRM, so these run a test binary inside a QEMU VM
+# booting the test kernel (tests/vm/). One VM at a time (RESOURCE_LOCK); exit 77 (no QEMU, no
+# kernel) is a ctest skip with the harness's reason; a kernel WARNING/BUG/Oops fails the test.
+#
+# syncbridge_add_vm_test(<name> COMMAND <exe-or-target> [args...] [LABELS ...] [TIMEOUT s])
+set(SYNCBRIDGE_VM_RUNNER ${PROJECT_SOURCE_DIR}/tests/vm/run-in-vm.sh)
+
+# The guest mounts its own /tmp, /var/tmp and /run: binaries there are invisible to it.
+if(PROJECT_BINARY_DIR MATCHES "^/(tmp|var/tmp|run)(/|$)")
+  message(WARNING "Build directory ${PROJECT_BINARY_DIR} is under /tmp, /var/tmp or /run, which the test VM "
+                  "cannot see: the 'vm' tests will fail. Build elsewhere (scripts/test.sh uses /var/cache/syncbridge).")
+endif()
+
+function(syncbridge_add_vm_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "COMMAND;LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  list(POP_FRONT ARG_COMMAND exe)
+  if(TARGET ${exe})
+    set(exe $<TARGET_FILE:${exe}>)
+  endif()
+  math(EXPR ctest_timeout "${ARG_TIMEOUT} + 120")
+  add_test(NAME vm.${name}
+           COMMAND ${SYNCBRIDGE_VM_RUNNER} --timeout ${ARG_TIMEOUT} --name ${name} -- ${exe} ${ARG_COMMAND}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  set_tests_properties(vm.${name} PROPERTIES LABELS "vm;${ARG_LABELS}" SKIP_RETURN_CODE 77
+                       RESOURCE_LOCK syncbridge-vm TIMEOUT ${ctest_timeout})
+endfunction()
