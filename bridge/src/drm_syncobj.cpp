@@ -1,0 +1,283 @@
+#include "syncbridge/drm_syncobj.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "drm_ops.h"
+
+namespace syncbridge {
+
+namespace drm = detail::drm;
+
+static_assert(SyncobjWait::all == drm::kWaitAll && SyncobjWait::for_submit == drm::kWaitForSubmit &&
+              SyncobjWait::available == drm::kWaitAvailable);
+
+namespace {
+
+Error empty_error(const char* what) {
+  return Error(Errc::invalid_handle, EBADF, std::string(what) + " on an empty syncobj");
+}
+
+// The checks every call starts with: a handle, and the device capability it needs (before any
+// ioctl, so that a driver without it reads "unsupported" rather than whatever errno it picks).
+std::optional<Error> check(const detail::SyncobjHandle& h, DrmCap cap, const char* what) {
+  if (h.handle() == 0) return empty_error(what);
+  if (!(h.caps() & bit(cap)))
+    return Error(Errc::unsupported, EOPNOTSUPP,
+                 std::string(what) + " needs " + std::string(to_string(cap)) + ", which DRM fd " +
+                     std::to_string(h.drm_fd()) + " lacks");
+  return std::nullopt;
+}
+
+Result<detail::SyncobjHandle> create_handle(const DrmDevice& device, DrmCap cap, std::uint32_t flags, const char* what) {
+  if (auto ok = device.require(cap, what); !ok) return std::move(ok).error();
+  auto h = drm::syncobj_create(device.fd(), flags);
+  if (!h) return std::move(h).error();
+  return detail::SyncobjHandle(device.fd(), *h, device.caps());
+}
+
+Result<detail::SyncobjHandle> import_handle(const DrmDevice& device, DrmCap cap, int syncobj_fd, const char* what) {
+  if (auto ok = device.require(cap, what); !ok) return std::move(ok).error();
+  auto h = drm::syncobj_fd_to_handle(device.fd(), syncobj_fd);
+  if (!h) return std::move(h).error();
+  return detail::SyncobjHandle(device.fd(), *h, device.caps());
+}
+
+// A temporary binary syncobj on the same DRM file as h: destroyed when it goes out of scope.
+Result<detail::SyncobjHandle> temporary_binary(const detail::SyncobjHandle& h) {
+  auto t = drm::syncobj_create(h.drm_fd(), 0);
+  if (!t) return std::move(t).error();
+  return detail::SyncobjHandle(h.drm_fd(), *t, h.caps());
+}
+
+Result<SyncFile> adopt_exported(Result<UniqueFd> fd) {
+  if (!fd) return std::move(fd).error();
+  return SyncFile::adopt(std::move(fd).value());
+}
+
+}  // namespace
+
+void detail::SyncobjHandle::reset() noexcept {
+  if (handle_ != 0) (void)drm::syncobj_destroy(drm_fd_, handle_);
+  handle_ = 0;
+  drm_fd_ = -1;
+  caps_ = 0;
+}
+
+// ---- BinarySyncobj ----
+
+Result<BinarySyncobj> BinarySyncobj::create(const DrmDevice& device, bool signaled) {
+  auto h = create_handle(device, DrmCap::syncobj, signaled ? drm::kCreateSignaled : 0, "BinarySyncobj::create");
+  if (!h) return std::move(h).error();
+  return BinarySyncobj(std::move(h).value());
+}
+
+Result<BinarySyncobj> BinarySyncobj::import_fd(const DrmDevice& device, int syncobj_fd) {
+  auto h = import_handle(device, DrmCap::syncobj, syncobj_fd, "BinarySyncobj::import_fd");
+  if (!h) return std::move(h).error();
+  return BinarySyncobj(std::move(h).value());
+}
+
+Result<BinarySyncobj> BinarySyncobj::from_sync_file(const DrmDevice& device, int sync_file_fd) {
+  auto s = create(device);
+  if (!s) return s;
+  if (auto ok = s->import_sync_file(sync_file_fd); !ok) return std::move(ok).error();  // s destroyed here
+  return s;
+}
+
+Result<void> BinarySyncobj::signal() const {
+  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::signal")) return std::move(*e);
+  const std::uint32_t handle = h_.handle();
+  return drm::syncobj_signal(h_.drm_fd(), {&handle, 1});
+}
+
+Result<void> BinarySyncobj::reset_fence() const {
+  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::reset_fence")) return std::move(*e);
+  const std::uint32_t handle = h_.handle();
+  return drm::syncobj_reset(h_.drm_fd(), {&handle, 1});
+}
+
+Result<WaitStatus> BinarySyncobj::wait(std::chrono::nanoseconds timeout, std::uint32_t flags) const {
+  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::wait")) return std::move(*e);
+  if (timeout.count() < 0) return Error(Errc::invalid_argument, EINVAL, "BinarySyncobj::wait: negative timeout");
+  const std::uint32_t handle = h_.handle();
+  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {}, drm::abs_timeout_ns(timeout), flags);
+  if (!r) return std::move(r).error();
+  return r->status;
+}
+
+Result<void> BinarySyncobj::import_sync_file(int sync_file_fd) const {
+  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::import_sync_file")) return std::move(*e);
+  return drm::syncobj_import_sync_file(h_.drm_fd(), h_.handle(), sync_file_fd);
+}
+
+Result<SyncFile> BinarySyncobj::export_sync_file() const {
+  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::export_sync_file")) return std::move(*e);
+  return adopt_exported(drm::syncobj_export_sync_file(h_.drm_fd(), h_.handle()));
+}
+
+Result<UniqueFd> BinarySyncobj::export_fd() const {
+  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::export_fd")) return std::move(*e);
+  return drm::syncobj_handle_to_fd(h_.drm_fd(), h_.handle());
+}
+
+// ---- TimelineSyncobj ----
+
+Result<TimelineSyncobj> TimelineSyncobj::create(const DrmDevice& device) {
+  auto h = create_handle(device, DrmCap::syncobj_timeline, 0, "TimelineSyncobj::create");
+  if (!h) return std::move(h).error();
+  return TimelineSyncobj(std::move(h).value());
+}
+
+Result<TimelineSyncobj> TimelineSyncobj::import_fd(const DrmDevice& device, int syncobj_fd) {
+  auto h = import_handle(device, DrmCap::syncobj_timeline, syncobj_fd, "TimelineSyncobj::import_fd");
+  if (!h) return std::move(h).error();
+  return TimelineSyncobj(std::move(h).value());
+}
+
+Result<void> TimelineSyncobj::signal(std::uint64_t point) const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::signal")) return std::move(*e);
+  const std::uint32_t handle = h_.handle();
+  return drm::syncobj_timeline_signal(h_.drm_fd(), {&handle, 1}, {&point, 1});
+}
+
+Result<WaitStatus> TimelineSyncobj::wait(std::uint64_t point, std::chrono::nanoseconds timeout,
+                                         std::uint32_t flags) const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::wait")) return std::move(*e);
+  if (timeout.count() < 0) return Error(Errc::invalid_argument, EINVAL, "TimelineSyncobj::wait: negative timeout");
+  const std::uint32_t handle = h_.handle();
+  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {&point, 1}, drm::abs_timeout_ns(timeout), flags);
+  if (!r) return std::move(r).error();
+  return r->status;
+}
+
+Result<WaitStatus> TimelineSyncobj::wait_until(std::uint64_t point, MonotonicTime deadline, std::uint32_t flags) const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::wait_until")) return std::move(*e);
+  const std::uint32_t handle = h_.handle();
+  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {&point, 1}, drm::abs_deadline_ns(deadline), flags);
+  if (!r) return std::move(r).error();
+  return r->status;
+}
+
+Result<std::uint64_t> TimelineSyncobj::query() const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::query")) return std::move(*e);
+  const std::uint32_t handle = h_.handle();
+  std::uint64_t point = 0;
+  if (auto ok = drm::syncobj_query(h_.drm_fd(), {&handle, 1}, {&point, 1}, 0); !ok) return std::move(ok).error();
+  return point;
+}
+
+Result<std::uint64_t> TimelineSyncobj::query_last_submitted() const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::query_last_submitted")) return std::move(*e);
+  const std::uint32_t handle = h_.handle();
+  std::uint64_t point = 0;
+  if (auto ok = drm::syncobj_query(h_.drm_fd(), {&handle, 1}, {&point, 1}, drm::kQueryLastSubmitted); !ok)
+    return std::move(ok).error();
+  return point;
+}
+
+Result<void> TimelineSyncobj::transfer_from(std::uint64_t dst_point, const TimelineSyncobj& src,
+                                            std::uint64_t src_point) const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::transfer_from")) return std::move(*e);
+  if (!src.valid()) return empty_error("TimelineSyncobj::transfer_from (source)");
+  if (src.drm_fd() != h_.drm_fd())
+    return Error(Errc::invalid_argument, EINVAL, "TimelineSyncobj::transfer_from: both syncobjs must be on one DRM fd");
+  return drm::syncobj_transfer(h_.drm_fd(), h_.handle(), dst_point, src.handle(), src_point, 0);
+}
+
+Result<void> TimelineSyncobj::transfer_from(std::uint64_t dst_point, const BinarySyncobj& src) const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::transfer_from")) return std::move(*e);
+  if (!src.valid()) return empty_error("TimelineSyncobj::transfer_from (source)");
+  if (src.drm_fd() != h_.drm_fd())
+    return Error(Errc::invalid_argument, EINVAL, "TimelineSyncobj::transfer_from: both syncobjs must be on one DRM fd");
+  return drm::syncobj_transfer(h_.drm_fd(), h_.handle(), dst_point, src.handle(), 0, 0);
+}
+
+Result<void> TimelineSyncobj::transfer_to(const BinarySyncobj& dst, std::uint64_t point) const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::transfer_to")) return std::move(*e);
+  if (!dst.valid()) return empty_error("TimelineSyncobj::transfer_to (destination)");
+  if (dst.drm_fd() != h_.drm_fd())
+    return Error(Errc::invalid_argument, EINVAL, "TimelineSyncobj::transfer_to: both syncobjs must be on one DRM fd");
+  return drm::syncobj_transfer(h_.drm_fd(), dst.handle(), 0, h_.handle(), point, 0);
+}
+
+Result<SyncFile> TimelineSyncobj::export_sync_file(std::uint64_t point) const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::export_sync_file")) return std::move(*e);
+  // 1. Available? A zero-timeout WAIT_AVAILABLE never blocks.
+  auto available = wait(point, std::chrono::nanoseconds(0), drm::kWaitAvailable);
+  if (!available) return std::move(available).error();
+  if (*available == WaitStatus::timed_out)
+    return Error(Errc::invalid_argument, EINVAL,
+                 "TimelineSyncobj::export_sync_file: point " + std::to_string(point) + " of syncobj " +
+                     std::to_string(h_.handle()) + " has no fence yet (not submitted): nothing to export");
+  // 2. Transfer the point into a temporary binary syncobj, 3. export it, 4. the temporary goes
+  // away with `temp` on every path.
+  auto temp = temporary_binary(h_);
+  if (!temp) return std::move(temp).error();
+  if (auto ok = drm::syncobj_transfer(h_.drm_fd(), temp->handle(), 0, h_.handle(), point, 0); !ok)
+    return std::move(ok).error();
+  return adopt_exported(drm::syncobj_export_sync_file(h_.drm_fd(), temp->handle()));
+}
+
+Result<void> TimelineSyncobj::import_sync_file(std::uint64_t point, int sync_file_fd) const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::import_sync_file")) return std::move(*e);
+  auto temp = temporary_binary(h_);
+  if (!temp) return std::move(temp).error();
+  if (auto ok = drm::syncobj_import_sync_file(h_.drm_fd(), temp->handle(), sync_file_fd); !ok)
+    return std::move(ok).error();
+  return drm::syncobj_transfer(h_.drm_fd(), h_.handle(), point, temp->handle(), 0, 0);
+}
+
+Result<void> TimelineSyncobj::register_eventfd(std::uint64_t point, int event_fd, bool when_available) const {
+  if (auto e = check(h_, DrmCap::syncobj_eventfd, "TimelineSyncobj::register_eventfd")) return std::move(*e);
+  const std::uint32_t flags = when_available ? drm::kWaitAvailable : 0;
+  if (auto ok = drm::syncobj_eventfd(h_.drm_fd(), h_.handle(), point, event_fd, flags); !ok)
+    return std::move(ok).error();
+  // The re-check (see the header): a zero-timeout wait, for_submit so that an unsubmitted
+  // point reads "not yet" instead of EINVAL.
+  auto done = wait(point, std::chrono::nanoseconds(0), flags | drm::kWaitForSubmit);
+  if (!done) return std::move(done).error();
+  if (*done == WaitStatus::signaled && ::eventfd_write(event_fd, 1) != 0)
+    return Error::from_errno(errno, "eventfd_write to fd " + std::to_string(event_fd) + " failed");
+  return {};
+}
+
+Result<UniqueFd> TimelineSyncobj::eventfd_at(std::uint64_t point, bool when_available) const {
+  if (auto e = check(h_, DrmCap::syncobj_eventfd, "TimelineSyncobj::eventfd_at")) return std::move(*e);
+  UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!efd) return Error::from_errno(errno, "eventfd() failed");
+  if (auto ok = register_eventfd(point, efd.get(), when_available); !ok) return std::move(ok).error();
+  return efd;
+}
+
+Result<UniqueFd> TimelineSyncobj::export_fd() const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::export_fd")) return std::move(*e);
+  return drm::syncobj_handle_to_fd(h_.drm_fd(), h_.handle());
+}
+
+// ---- multi-wait ----
+
+Result<WaitAnyResult> wait_syncobjs(const DrmDevice& device, std::span<const SyncobjPoint> points,
+                                    std::chrono::nanoseconds timeout, std::uint32_t flags) {
+  if (auto ok = device.require(DrmCap::syncobj_timeline, "wait_syncobjs"); !ok) return std::move(ok).error();
+  if (points.empty()) return Error(Errc::invalid_argument, EINVAL, "wait_syncobjs: no syncobjs to wait on");
+  if (timeout.count() < 0) return Error(Errc::invalid_argument, EINVAL, "wait_syncobjs: negative timeout");
+  std::vector<std::uint32_t> handles;
+  std::vector<std::uint64_t> values;
+  handles.reserve(points.size());
+  values.reserve(points.size());
+  for (const SyncobjPoint& p : points) {
+    handles.push_back(p.handle);
+    values.push_back(p.point);
+  }
+  auto r = drm::syncobj_wait(device.fd(), handles, values, drm::abs_timeout_ns(timeout), flags);
+  if (!r) return std::move(r).error();
+  return WaitAnyResult{r->status, r->first_signaled};
+}
+
+}  // namespace syncbridge

@@ -1,0 +1,21 @@
+# DRM syncobj and watcher suites: included at the end of tests/bridge/CMakeLists.txt.
+# Labels as the rest of tests/bridge: "bridge" runs on any kernel (the watcher with eventfds,
+# pipes and core fences; DRM error paths that need no driver), also under ASan and TSan;
+# "kernel" needs a render node with timeline syncobjs (virtio_gpu in tests/vm/run-in-vm.sh) and
+# skips elsewhere with the reason; "stress" is the long race run. The tests call libdrm
+# directly only to count handles (the library's own calls all go through bridge/src/drm_ops).
+syncbridge_add_gtest(syncbridge-tests-drm-host LABELS bridge
+  SOURCES drm_device_host_test.cpp watcher_test.cpp
+  LIBS syncbridge::bridge PkgConfig::LIBDRM)
+syncbridge_add_gtest(syncbridge-tests-drm-kernel LABELS kernel
+  SOURCES drm_device_test.cpp syncobj_test.cpp syncobj_exporter_test.cpp watcher_kernel_test.cpp
+  LIBS syncbridge::bridge PkgConfig::LIBDRM)
+syncbridge_add_gtest(syncbridge-tests-watcher-stress LABELS "bridge;stress"
+  SOURCES watcher_stress_test.cpp
+  LIBS syncbridge::bridge PkgConfig::LIBDRM)
+
+# The "kernel" suite for real, inside the test VM (virtio_gpu render node with timeline
+# syncobjs and the eventfd ioctl, vgem without syncobj, sw_sync): ctest label "vm".
+if(COMMAND syncbridge_add_vm_test)
+  syncbridge_add_vm_test(drm-kernel COMMAND syncbridge-tests-drm-kernel LABELS kernel TIMEOUT 600)
+endif()
