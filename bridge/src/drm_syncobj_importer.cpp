@@ -30,7 +30,7 @@ struct SyncobjImporter::State : std::enable_shared_from_this<SyncobjImporter::St
     }
     for (WatchId id : redundant) (void)watcher->remove(id);
     if (outcome) (void)mirror.signal_to(point);  // backwards: already there
-    else mirror.close();
+    else mirror.close(outcome.error().sys_errno() > 0 ? outcome.error().sys_errno() : EIO);
   }
 };
 

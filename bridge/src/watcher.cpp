@@ -599,7 +599,8 @@ WatchCallback signal_timeline(Timeline& timeline, std::uint64_t point) {
       // Errc::backwards: the timeline is already past point, which is what we wanted.
       (void)timeline.signal_to(point);
     } else {
-      timeline.close();
+      // The kernel fence's own errno reaches the core fences (EIO when it gave none).
+      timeline.close(outcome.error().sys_errno() > 0 ? outcome.error().sys_errno() : EIO);
     }
   };
 }

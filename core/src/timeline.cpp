@@ -321,14 +321,15 @@ Result<void> Timeline::signal_to(std::uint64_t point) {
   });
 }
 
-void Timeline::close() noexcept {
+void Timeline::close(int error_errno) noexcept {
+  if (error_errno <= 0) error_errno = ENOENT;  // a fence that errors must carry an errno
   if (!state_) return;
   TimelineState& tl = *state_;
   CompletedBatch batch;
   {
     std::lock_guard guard(tl.lock);
     if (tl.closed.exchange(true, std::memory_order_acq_rel)) return;
-    complete_reached(tl, UINT64_MAX, kErrored, ENOENT, batch);
+    complete_reached(tl, UINT64_MAX, kErrored, error_errno, batch);
   }
   // A callback may destroy this handle: hold the state through the batch.
   TimelineState* keep = state_;

@@ -64,6 +64,7 @@ TEST_P(WatcherSyncFileTest, AnErroredSyncFileErrorsTheCoreSide) {
   EXPECT_EQ(code.load(), static_cast<int>(Errc::fence_error));
   EXPECT_EQ(err.load(), ENOENT);
   EXPECT_EQ(f.status(), FenceStatus::error);
+  EXPECT_EQ(f.error_errno(), ENOENT) << "the kernel fence's errno reaches the core fence";
 }
 
 TEST_P(WatcherSyncFileTest, AnAlreadySignaledSyncFileFires) {

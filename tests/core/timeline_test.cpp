@@ -104,6 +104,20 @@ TEST_F(TimelineTest, CloseErrorsPendingFencesAndKeepsThemValid) {
   EXPECT_EQ(adv.error().code(), Errc::timeline_closed);
 }
 
+TEST_F(TimelineTest, CloseCanCarryTheMirroredFencesErrno) {
+  auto t = make_timeline();
+  Fence f = fence_at(t, 1);
+  t.close(EIO);
+  EXPECT_EQ(f.error_errno(), EIO);
+  auto r = f.wait(0ns);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().sys_errno(), EIO);
+  auto u = make_timeline();
+  Fence g = fence_at(u, 1);
+  u.close(0);  // an error without an errno would read as success: it becomes ENOENT
+  EXPECT_EQ(g.error_errno(), ENOENT);
+}
+
 TEST_F(TimelineTest, DestroyingTheTimelineClosesIt) {
   Fence f;
   {

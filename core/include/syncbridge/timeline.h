@@ -22,6 +22,7 @@
 // Threads: every member may be called concurrently from any thread, callbacks included.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -60,7 +61,9 @@ class Timeline {
   [[nodiscard]] Result<void> advance(std::uint64_t n = 1);
   // Errc::backwards when point is below value; reaching the current value is a no-op.
   [[nodiscard]] Result<void> signal_to(std::uint64_t point);
-  void close() noexcept;
+  // Pending fences complete with `error_errno` (positive; ENOENT, as the kernel's sw_sync, by
+  // default; a bridge passes on the errno of the kernel fence it mirrors).
+  void close(int error_errno = ENOENT) noexcept;
 
   std::uint64_t value() const noexcept;  // 0 on an empty handle
   bool closed() const noexcept;          // true on an empty handle
