@@ -5,4 +5,4 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$SYNCBRIDGE_SOURCE_DIR/scripts/install-deps.sh" build
 sb_build default >/dev/null
-exec "$SYNCBRIDGE_BUILD_ROOT/default/samples/timeline-demo/syncbridge-timeline-demo" "$@"
+exec "$SYNCBRIDGE_BUILD_ROOT/default/samples/gpu-pipeline/syncbridge-gpu-pipeline" "$@"

@@ -1,0 +1,321 @@
+#include "syncbridge/vulkan_context.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+
+namespace syncbridge {
+
+namespace {
+
+constexpr const char* validation_layer = "VK_LAYER_KHRONOS_validation";
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+int type_score(VkPhysicalDeviceType t) {
+  switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+    default: return 0;
+  }
+}
+
+struct InstanceFns {
+  PFN_vkCreateInstance create_instance = nullptr;
+  PFN_vkEnumerateInstanceLayerProperties enum_layers = nullptr;
+  PFN_vkEnumerateInstanceExtensionProperties enum_exts = nullptr;
+  PFN_vkEnumerateInstanceVersion enum_version = nullptr;
+};
+
+InstanceFns global_fns(PFN_vkGetInstanceProcAddr gipa) {
+  InstanceFns f;
+  f.create_instance = reinterpret_cast<PFN_vkCreateInstance>(gipa(VK_NULL_HANDLE, "vkCreateInstance"));
+  f.enum_layers = reinterpret_cast<PFN_vkEnumerateInstanceLayerProperties>(
+      gipa(VK_NULL_HANDLE, "vkEnumerateInstanceLayerProperties"));
+  f.enum_exts = reinterpret_cast<PFN_vkEnumerateInstanceExtensionProperties>(
+      gipa(VK_NULL_HANDLE, "vkEnumerateInstanceExtensionProperties"));
+  f.enum_version = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(gipa(VK_NULL_HANDLE, "vkEnumerateInstanceVersion"));
+  return f;
+}
+
+bool has_layer(const InstanceFns& f, const char* name) {
+  if (!f.enum_layers) return false;
+  std::uint32_t n = 0;
+  if (f.enum_layers(&n, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkLayerProperties> layers(n);
+  if (f.enum_layers(&n, layers.data()) != VK_SUCCESS) return false;
+  return std::any_of(layers.begin(), layers.begin() + n,
+                     [&](const VkLayerProperties& l) { return std::strcmp(l.layerName, name) == 0; });
+}
+
+bool has_instance_ext(const InstanceFns& f, const char* name) {
+  if (!f.enum_exts) return false;
+  std::uint32_t n = 0;
+  if (f.enum_exts(nullptr, &n, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkExtensionProperties> exts(n);
+  if (f.enum_exts(nullptr, &n, exts.data()) != VK_SUCCESS) return false;
+  return std::any_of(exts.begin(), exts.begin() + n,
+                     [&](const VkExtensionProperties& e) { return std::strcmp(e.extensionName, name) == 0; });
+}
+
+std::uint32_t instance_version(const InstanceFns& f) {
+  std::uint32_t v = VK_API_VERSION_1_0;
+  if (f.enum_version && f.enum_version(&v) != VK_SUCCESS) v = VK_API_VERSION_1_0;
+  return v;
+}
+
+// Enumerates and reports every physical device of instance.
+Result<std::vector<VulkanDeviceChoice>> enumerate(VkInstance instance, PFN_vkGetInstanceProcAddr gipa) {
+  auto enum_pd = reinterpret_cast<PFN_vkEnumeratePhysicalDevices>(gipa(instance, "vkEnumeratePhysicalDevices"));
+  auto get_qf = reinterpret_cast<PFN_vkGetPhysicalDeviceQueueFamilyProperties>(
+      gipa(instance, "vkGetPhysicalDeviceQueueFamilyProperties"));
+  if (!enum_pd || !get_qf) return Error(Errc::vulkan, EIO, "the instance has no vkEnumeratePhysicalDevices");
+  std::uint32_t n = 0;
+  if (VkResult r = enum_pd(instance, &n, nullptr); r != VK_SUCCESS) return vulkan_error(r, "vkEnumeratePhysicalDevices");
+  std::vector<VkPhysicalDevice> pds(n);
+  if (VkResult r = enum_pd(instance, &n, pds.data()); r != VK_SUCCESS && r != VK_INCOMPLETE)
+    return vulkan_error(r, "vkEnumeratePhysicalDevices");
+  std::vector<VulkanDeviceChoice> out;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    VulkanDeviceChoice c;
+    c.index = i;
+    c.physical_device = pds[i];
+    auto report = query_vulkan_physical_device(instance, pds[i], gipa);
+    if (!report) {
+      c.why_not = report.error().message();
+      out.push_back(std::move(c));
+      continue;
+    }
+    c.report = std::move(*report);
+    std::uint32_t qn = 0;
+    get_qf(pds[i], &qn, nullptr);
+    std::vector<VkQueueFamilyProperties> qf(qn);
+    get_qf(pds[i], &qn, qf.data());
+    const bool compute = std::any_of(qf.begin(), qf.end(),
+                                     [](const VkQueueFamilyProperties& q) { return q.queueFlags & VK_QUEUE_COMPUTE_BIT; });
+    if (!c.report.timeline_semaphore_feature) c.why_not = "no timeline_semaphore feature";
+    else if (!compute) c.why_not = "no compute queue";
+    else if (!c.report.synchronization2_feature) c.why_not = "no synchronization2 feature";
+    c.usable = c.why_not.empty();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace
+
+VKAPI_ATTR VkBool32 VKAPI_CALL VulkanContext::messenger_callback(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                                 VkDebugUtilsMessageTypeFlagsEXT type,
+                                                                 const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                                 void* user) {
+  auto* self = static_cast<VulkanContext*>(user);
+  const char* text = data && data->pMessage ? data->pMessage : "(no message)";
+  if (self && self->options_.on_message) {
+    self->options_.on_message(severity, type, text);
+  } else {
+    std::fprintf(stderr, "vulkan %s: %s\n",
+                 severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning", text);
+  }
+  return VK_FALSE;
+}
+
+Result<std::vector<VulkanDeviceChoice>> list_vulkan_devices(PFN_vkGetInstanceProcAddr gipa) {
+  VulkanContextOptions options;
+  options.application_name = "syncbridge-list";
+  auto f = global_fns(gipa);
+  if (!f.create_instance) return Error(Errc::vulkan, EIO, "the loader has no vkCreateInstance");
+  VkApplicationInfo app{};
+  app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+  app.pApplicationName = options.application_name.c_str();
+  app.apiVersion = std::min(instance_version(f), static_cast<std::uint32_t>(VK_API_VERSION_1_3));
+  VkInstanceCreateInfo ci{};
+  ci.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+  ci.pApplicationInfo = &app;
+  VkInstance instance = VK_NULL_HANDLE;
+  if (VkResult r = f.create_instance(&ci, nullptr, &instance); r != VK_SUCCESS) return vulkan_error(r, "vkCreateInstance");
+  auto out = enumerate(instance, gipa);
+  auto destroy = reinterpret_cast<PFN_vkDestroyInstance>(gipa(instance, "vkDestroyInstance"));
+  if (destroy) destroy(instance, nullptr);
+  return out;
+}
+
+Result<std::unique_ptr<VulkanContext>> VulkanContext::create(PFN_vkGetInstanceProcAddr gipa, VulkanContextOptions options) {
+  if (!gipa) return Error(Errc::invalid_argument, EINVAL, "VulkanContext::create: no vkGetInstanceProcAddr");
+  std::unique_ptr<VulkanContext> ctx(new VulkanContext);
+  ctx->gipa_ = gipa;
+  ctx->options_ = std::move(options);
+  const auto& opt = ctx->options_;
+  auto f = global_fns(gipa);
+  if (!f.create_instance) return Error(Errc::vulkan, EIO, "the loader has no vkCreateInstance");
+
+  const std::uint32_t loader_version = instance_version(f);
+  if (loader_version < VK_API_VERSION_1_2)
+    return Error(Errc::unsupported, EOPNOTSUPP,
+                 "the Vulkan loader is version " + vulkan_version_string(loader_version) + "; 1.2 or later is needed");
+  ctx->api_version_ = std::min(loader_version, static_cast<std::uint32_t>(VK_API_VERSION_1_3));
+
+  std::vector<const char*> layers;
+  if (opt.validation) {
+    if (has_layer(f, validation_layer)) {
+      layers.push_back(validation_layer);
+      ctx->validation_ = true;
+    } else if (!opt.validation_optional) {
+      return Error(Errc::not_found, ENOENT,
+                   std::string(validation_layer) + " is not installed (Debian: vulkan-validationlayers; or set "
+                   "VK_LAYER_PATH to a folder holding VkLayer_khronos_validation.json)");
+    }
+  }
+  std::vector<const char*> instance_exts;
+  const bool debug_utils = has_instance_ext(f, VK_EXT_DEBUG_UTILS_EXTENSION_NAME) || ctx->validation_;
+  if (debug_utils) instance_exts.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+
+  VkDebugUtilsMessengerCreateInfoEXT mci{};
+  mci.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT;
+  mci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+  if (opt.verbose_messages)
+    mci.messageSeverity |= VK_DEBUG_UTILS_MESSAGE_SEVERITY_INFO_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_VERBOSE_BIT_EXT;
+  mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                    VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+  mci.pfnUserCallback = &VulkanContext::messenger_callback;
+  mci.pUserData = ctx.get();
+
+  VkApplicationInfo app{};
+  app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+  app.pApplicationName = opt.application_name.c_str();
+  app.pEngineName = "syncbridge";
+  app.apiVersion = ctx->api_version_;
+  VkInstanceCreateInfo ici{};
+  ici.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+  ici.pNext = debug_utils ? &mci : nullptr;  // messages from vkCreateInstance/vkDestroyInstance too
+  ici.pApplicationInfo = &app;
+  ici.enabledLayerCount = static_cast<std::uint32_t>(layers.size());
+  ici.ppEnabledLayerNames = layers.data();
+  ici.enabledExtensionCount = static_cast<std::uint32_t>(instance_exts.size());
+  ici.ppEnabledExtensionNames = instance_exts.data();
+  if (VkResult r = f.create_instance(&ici, nullptr, &ctx->instance_); r != VK_SUCCESS)
+    return vulkan_error(r, "vkCreateInstance");
+  if (debug_utils) {
+    auto create_messenger = ctx->instance_fn<PFN_vkCreateDebugUtilsMessengerEXT>("vkCreateDebugUtilsMessengerEXT");
+    if (create_messenger) {
+      if (VkResult r = create_messenger(ctx->instance_, &mci, nullptr, &ctx->messenger_); r != VK_SUCCESS)
+        return vulkan_error(r, "vkCreateDebugUtilsMessengerEXT");
+    }
+  }
+
+  auto choices = enumerate(ctx->instance_, gipa);
+  if (!choices) return std::move(choices).error();
+  ctx->choices_ = std::move(*choices);
+  if (ctx->choices_.empty()) return Error(Errc::not_found, ENODEV, "no Vulkan physical device (no ICD found by the loader)");
+
+  // Pick the device.
+  const VulkanDeviceChoice* chosen = nullptr;
+  if (opt.device.empty()) {
+    for (const auto& c : ctx->choices_)
+      if (c.usable && (!chosen || type_score(c.report.device_type) > type_score(chosen->report.device_type))) chosen = &c;
+    if (!chosen) {
+      std::string why;
+      for (const auto& c : ctx->choices_) why += " [" + c.report.device_name + ": " + c.why_not + "]";
+      return Error(Errc::unsupported, EOPNOTSUPP, "no usable Vulkan device:" + why);
+    }
+  } else {
+    const bool numeric = std::all_of(opt.device.begin(), opt.device.end(), [](unsigned char ch) { return std::isdigit(ch); });
+    for (const auto& c : ctx->choices_) {
+      if (numeric ? std::to_string(c.index) == opt.device
+                  : lower(c.report.device_name).find(lower(opt.device)) != std::string::npos) {
+        chosen = &c;
+        break;
+      }
+    }
+    if (!chosen) return Error(Errc::not_found, ENODEV, "no Vulkan device matches --device '" + opt.device + "'");
+    if (!chosen->usable)
+      return Error(Errc::unsupported, EOPNOTSUPP, "Vulkan device " + chosen->report.device_name + ": " + chosen->why_not);
+  }
+  ctx->physical_device_ = chosen->physical_device;
+  const auto& report = chosen->report;
+
+  auto get_qf = ctx->instance_fn<PFN_vkGetPhysicalDeviceQueueFamilyProperties>("vkGetPhysicalDeviceQueueFamilyProperties");
+  std::uint32_t qn = 0;
+  get_qf(ctx->physical_device_, &qn, nullptr);
+  std::vector<VkQueueFamilyProperties> qf(qn);
+  get_qf(ctx->physical_device_, &qn, qf.data());
+  // Prefer a family with compute and timestamps; graphics+compute is fine too.
+  std::uint32_t family = UINT32_MAX;
+  for (std::uint32_t i = 0; i < qn; ++i) {
+    if (!(qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
+    if (family == UINT32_MAX || (qf[family].timestampValidBits == 0 && qf[i].timestampValidBits != 0)) family = i;
+  }
+  ctx->queue_family_ = family;
+
+  const std::uint32_t dev_version = std::min(report.api_version, ctx->api_version_);
+  ctx->extensions_ = vulkan_bridge_device_extensions(report);
+  VkPhysicalDeviceVulkan12Features f12{};
+  f12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+  f12.timelineSemaphore = VK_TRUE;
+  VkPhysicalDeviceVulkan13Features f13{};
+  f13.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES;
+  f13.synchronization2 = VK_TRUE;
+  VkPhysicalDeviceSynchronization2Features sync2{};
+  sync2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SYNCHRONIZATION_2_FEATURES;
+  sync2.synchronization2 = VK_TRUE;
+  if (VK_API_VERSION_MINOR(dev_version) >= 3) f12.pNext = &f13;
+  else f12.pNext = &sync2;
+
+  const float priority = 1.0f;
+  VkDeviceQueueCreateInfo qci{};
+  qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+  qci.queueFamilyIndex = family;
+  qci.queueCount = 1;
+  qci.pQueuePriorities = &priority;
+  VkDeviceCreateInfo dci{};
+  dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+  dci.pNext = &f12;
+  dci.queueCreateInfoCount = 1;
+  dci.pQueueCreateInfos = &qci;
+  dci.enabledExtensionCount = static_cast<std::uint32_t>(ctx->extensions_.size());
+  dci.ppEnabledExtensionNames = ctx->extensions_.data();
+  auto create_device = ctx->instance_fn<PFN_vkCreateDevice>("vkCreateDevice");
+  if (VkResult r = create_device(ctx->physical_device_, &dci, nullptr, &ctx->device_); r != VK_SUCCESS)
+    return vulkan_error(r, "vkCreateDevice (" + report.device_name + ")");
+  ctx->gdpa_ = ctx->instance_fn<PFN_vkGetDeviceProcAddr>("vkGetDeviceProcAddr");
+  auto get_queue = ctx->device_fn<PFN_vkGetDeviceQueue>("vkGetDeviceQueue");
+  get_queue(ctx->device_, family, 0, &ctx->queue_);
+
+  VulkanDeviceInfo info;
+  info.instance = ctx->instance_;
+  info.physical_device = ctx->physical_device_;
+  info.device = ctx->device_;
+  info.get_instance_proc_addr = gipa;
+  info.get_device_proc_addr = ctx->gdpa_;
+  info.enabled_extensions = ctx->extensions_;
+  info.timeline_semaphore_enabled = true;
+  info.synchronization2_enabled = true;
+  auto dev = VulkanDevice::create(info);
+  if (!dev) return std::move(dev).error();
+  ctx->bridge_device_ = std::make_unique<VulkanDevice>(std::move(*dev));
+  return ctx;
+}
+
+VulkanContext::~VulkanContext() {
+  if (device_ != VK_NULL_HANDLE) {
+    auto wait_idle = device_fn<PFN_vkDeviceWaitIdle>("vkDeviceWaitIdle");
+    if (wait_idle) (void)wait_idle(device_);
+    auto destroy_device = device_fn<PFN_vkDestroyDevice>("vkDestroyDevice");
+    if (destroy_device) destroy_device(device_, nullptr);
+  }
+  if (messenger_ != VK_NULL_HANDLE) {
+    auto destroy_messenger = instance_fn<PFN_vkDestroyDebugUtilsMessengerEXT>("vkDestroyDebugUtilsMessengerEXT");
+    if (destroy_messenger) destroy_messenger(instance_, messenger_, nullptr);
+  }
+  if (instance_ != VK_NULL_HANDLE) {
+    auto destroy_instance = instance_fn<PFN_vkDestroyInstance>("vkDestroyInstance");
+    if (destroy_instance) destroy_instance(instance_, nullptr);
+  }
+}
+
+}  // namespace syncbridge

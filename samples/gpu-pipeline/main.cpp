@@ -1,0 +1,754 @@
+// syncbridge-gpu-pipeline: CPU producer -> GPU compute -> CPU consumer, gated by the bridge.
+//
+// Per frame i (point i+1): the submitter queues a compute submission that waits, through the
+// Vulkan bridge, on the producer's timeline point; the producer thread fills the frame's input
+// buffer and signals the point (a core Timeline, a sw_sync-exported one or a DRM syncobj); the
+// GPU runs the transform shader; its completion comes back through the bridge as a core fence;
+// the consumer thread waits on it and checks every element. Then the same frames run again with
+// a plain host-signaled timeline semaphore and no bridge, as the baseline.
+//
+//   syncbridge-gpu-pipeline [--backend auto|sw_sync|syncobj|host] [--frames N]
+//                           [--frames-in-flight N] [--device INDEX|NAME] [--elements N]
+//                           [--rounds N] [--validate] [--no-baseline] [--json]
+// Rounds alternate bridge and baseline runs (default 3 of each) so that a noisy machine hurts
+// both alike; the statistics pool the rounds.
+//
+// Exit status: 0 verified; 1 wrong data or a failed frame; 2 usage; 3 the requested backend is
+// unsupported on this machine; 4 no usable Vulkan (loader, device, features).
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "compute_job.h"
+#include "syncbridge/drm_device.h"
+#include "syncbridge/sw_sync.h"
+#include "syncbridge/syncobj_exporter.h"
+#include "syncbridge/timeline.h"
+#include "syncbridge/vulkan_bridge.h"
+#include "syncbridge/vulkan_context.h"
+#include "syncbridge/vulkan_loader.h"
+
+namespace gpu_pipeline {
+namespace {
+
+using namespace syncbridge;
+using Clock = std::chrono::steady_clock;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+struct Options {
+  std::string backend = "auto";
+  std::uint32_t frames = 500;
+  std::uint32_t in_flight = 2;
+  std::uint32_t elements = 16384;
+  std::uint32_t rounds = 3;
+  std::string device;
+  bool json = false;
+  bool validate = false;
+  bool baseline = true;
+};
+
+[[noreturn]] void usage(const char* why) {
+  if (why) std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", why);
+  std::fprintf(stderr,
+               "usage: syncbridge-gpu-pipeline [--backend auto|sw_sync|syncobj|host] [--frames N]\n"
+               "         [--frames-in-flight N] [--device INDEX|NAME] [--elements N] [--rounds N]\n"
+               "         [--validate] [--no-baseline] [--json]\n"
+               "Each round runs the frames through the bridge, then through the baseline (a plain\n"
+               "host-signaled timeline semaphore, no bridge); statistics pool every round.\n");
+  std::exit(2);
+}
+
+std::uint32_t parse_u32(const char* s, const char* what, std::uint32_t min, std::uint32_t max) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long v = std::strtoul(s, &end, 10);
+  if (errno || !end || *end || v < min || v > max) {
+    std::string msg = std::string("bad ") + what + ": " + s;
+    usage(msg.c_str());
+  }
+  return static_cast<std::uint32_t>(v);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage(("missing value for " + a).c_str());
+      return argv[++i];
+    };
+    if (a == "--backend") o.backend = value();
+    else if (a == "--frames") o.frames = parse_u32(value(), "--frames", 1, 10'000'000);
+    else if (a == "--frames-in-flight") o.in_flight = parse_u32(value(), "--frames-in-flight", 1, 64);
+    else if (a == "--elements") o.elements = parse_u32(value(), "--elements", 64, 1u << 26);
+    else if (a == "--rounds") o.rounds = parse_u32(value(), "--rounds", 1, 100);
+    else if (a == "--device") o.device = value();
+    else if (a == "--json") o.json = true;
+    else if (a == "--validate") o.validate = true;
+    else if (a == "--no-baseline") o.baseline = false;
+    else if (a == "--help" || a == "-h") usage(nullptr);
+    else usage(("unknown option " + a).c_str());
+  }
+  if (o.backend != "auto" && o.backend != "sw_sync" && o.backend != "syncobj" && o.backend != "host")
+    usage("--backend must be auto, sw_sync, syncobj or host");
+  return o;
+}
+
+std::uint32_t lowbias32(std::uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+std::uint32_t input_value(std::uint64_t frame, std::uint32_t k) {
+  return static_cast<std::uint32_t>(frame) * 0x9E3779B9u + k * 0x85EBCA6Bu + 1u;
+}
+
+// ---- the synchronisation under test: the bridge (one of three backends) or the baseline
+
+class FrameSync {
+ public:
+  virtual ~FrameSync() = default;
+  // Submitter, before vkQueueSubmit2 of point's frame: what it waits on and signals.
+  virtual Result<void> prepare(std::uint64_t point, std::vector<VkSemaphoreSubmitInfo>& waits,
+                               std::vector<VkSemaphoreSubmitInfo>& signals) = 0;
+  // Submitter, after the submit (VK_SUCCESS).
+  virtual Result<void> submitted(std::uint64_t point) = 0;
+  // Producer: the input of point is ready.
+  virtual Result<void> signal(std::uint64_t point) = 0;
+  // Consumer: block until point's frame is done on the GPU.
+  virtual Result<void> wait_done(std::uint64_t point) = 0;
+  // After the consumer is done with point: release what the frame held.
+  virtual void retire(std::uint64_t point) = 0;
+  virtual std::string wait_path() const = 0;
+  virtual std::string completion_path() const = 0;
+  virtual std::uint64_t input_errors() const { return 0; }
+  // After a failure: release every GPU wait so that the queue drains.
+  virtual void release_all(std::uint64_t last_point) = 0;
+};
+
+class BaselineSync final : public FrameSync {
+ public:
+  explicit BaselineSync(ComputeJob& job) : job_(job) {
+    in_ = job.make_timeline_semaphore();
+    done_ = job.make_timeline_semaphore();
+  }
+  bool ok() const { return in_ != VK_NULL_HANDLE && done_ != VK_NULL_HANDLE; }
+  Result<void> prepare(std::uint64_t point, std::vector<VkSemaphoreSubmitInfo>& waits,
+                       std::vector<VkSemaphoreSubmitInfo>& signals) override {
+    waits.push_back(info(in_, point));
+    signals.push_back(info(done_, point));
+    return {};
+  }
+  Result<void> submitted(std::uint64_t) override { return {}; }
+  Result<void> signal(std::uint64_t point) override {
+    if (VkResult r = job_.host_signal(in_, point); r != VK_SUCCESS) return vulkan_error(r, "vkSignalSemaphore");
+    signaled_.store(point);
+    return {};
+  }
+  void release_all(std::uint64_t last_point) override {
+    if (signaled_.load() < last_point) (void)job_.host_signal(in_, last_point);
+  }
+  Result<void> wait_done(std::uint64_t point) override {
+    if (VkResult r = job_.host_wait(done_, point, UINT64_MAX); r != VK_SUCCESS) return vulkan_error(r, "vkWaitSemaphores");
+    return {};
+  }
+  void retire(std::uint64_t) override {}
+  std::string wait_path() const override { return "plain host-signaled timeline semaphore"; }
+  std::string completion_path() const override { return "vkWaitSemaphores on the consumer thread"; }
+
+ private:
+  static VkSemaphoreSubmitInfo info(VkSemaphore s, std::uint64_t v) {
+    VkSemaphoreSubmitInfo i{};
+    i.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO;
+    i.semaphore = s;
+    i.value = v;
+    i.stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+    return i;
+  }
+  ComputeJob& job_;
+  VkSemaphore in_ = VK_NULL_HANDLE, done_ = VK_NULL_HANDLE;
+  std::atomic<std::uint64_t> signaled_{0};
+};
+
+enum class Backend { host, sw_sync, syncobj };
+const char* backend_name(Backend b) {
+  switch (b) {
+    case Backend::host: return "host";
+    case Backend::sw_sync: return "sw_sync";
+    case Backend::syncobj: return "syncobj";
+  }
+  return "?";
+}
+
+// The bridge: the producer's timeline is a core Timeline (host), a SwSyncExporter (sw_sync) or a
+// SyncobjExporter (syncobj); the caller code below is the same for all three.
+class BridgeSync final : public FrameSync {
+ public:
+  struct Kernel {
+    SwSyncExporter sw_sync;
+    DrmDevice drm;
+    SyncobjExporter syncobj;
+  };
+
+  static Result<std::unique_ptr<BridgeSync>> create(const VulkanDevice& dev, Backend backend, Kernel kernel,
+                                                    std::uint32_t frames) {
+    std::unique_ptr<BridgeSync> s(new BridgeSync);
+    s->backend_ = backend;
+    s->kernel_ = std::move(kernel);
+    auto bridge = VulkanBridge::create(dev);
+    if (!bridge) return std::move(bridge).error();
+    s->bridge_ = std::move(*bridge);
+    auto stream = VulkanCompletionStream::create(dev, {.name = "gpu-pipeline-done"});
+    if (!stream) return std::move(stream).error();
+    s->stream_ = std::move(*stream);
+    if (backend == Backend::host) {
+      auto t = Timeline::create({.name = "gpu-pipeline-input"});
+      if (!t) return std::move(t).error();
+      s->input_ = std::move(*t);
+    }
+    if (backend == Backend::syncobj && s->bridge_->caps() != VulkanCaps::none &&
+        has(s->bridge_->caps(), VulkanCaps::opaque_fd_maybe_syncobj)) {
+      auto fd = s->kernel_.syncobj.export_syncobj_fd();
+      if (!fd) return std::move(fd).error();
+      auto imported = s->bridge_->import_syncobj(std::move(*fd));
+      if (imported) s->imported_ = std::move(*imported);
+      else s->notes_.push_back("OPAQUE_FD import of the syncobj failed (" + imported.error().message() +
+                               "): waiting through the watcher instead");
+    }
+    s->frames_.resize(frames + 1);
+    return s;
+  }
+
+  Result<void> prepare(std::uint64_t point, std::vector<VkSemaphoreSubmitInfo>& waits,
+                       std::vector<VkSemaphoreSubmitInfo>& signals) override {
+    Frame& f = frames_[point];
+    Result<VulkanWait> w = Error(Errc::invalid_argument, EINVAL, "no backend");
+    switch (backend_) {
+      case Backend::host: {
+        auto fence = input_.fence_at(point);
+        if (!fence) return std::move(fence).error();
+        w = bridge_->wait_for(*fence);
+        break;
+      }
+      case Backend::sw_sync: {
+        auto file = kernel_.sw_sync.sync_file_at(point);  // a pending kernel fence
+        if (!file) return std::move(file).error();
+        w = bridge_->wait_for(*file);
+        break;
+      }
+      case Backend::syncobj:
+        w = imported_.valid() ? bridge_->wait_for(imported_, point) : bridge_->wait_for(kernel_.syncobj.syncobj(), point);
+        break;
+    }
+    if (!w) return std::move(w).error();
+    f.wait = std::move(*w);
+    wait_path_ = path_name(f.wait.path());
+    auto sig = stream_->prepare();
+    if (!sig) return std::move(sig).error();
+    f.signal = std::move(*sig);
+    waits.push_back(f.wait.submit_info());
+    signals.push_back(f.signal.submit_info());
+    return {};
+  }
+  Result<void> submitted(std::uint64_t point) override {
+    Frame& f = frames_[point];
+    auto done = stream_->submitted(std::move(f.signal));
+    if (!done) return std::move(done).error();
+    f.done = std::move(*done);
+    return {};
+  }
+  Result<void> signal(std::uint64_t point) override {
+    switch (backend_) {
+      case Backend::host: return input_.signal_to(point);
+      case Backend::sw_sync: return kernel_.sw_sync.signal_to(point);
+      case Backend::syncobj: return kernel_.syncobj.signal_to(point);
+    }
+    return {};
+  }
+  Result<void> wait_done(std::uint64_t point) override {
+    // The stream's own wait: on timeline_wait it waits on the semaphore on this thread, which
+    // saves the helper thread's wake-up; frames_[point].done is signaled at the same moment.
+    auto r = stream_->wait(point, wait_forever);
+    if (!r) return std::move(r).error();
+    return {};
+  }
+  void retire(std::uint64_t point) override {
+    Frame& f = frames_[point];
+    if (auto st = f.wait.status(); !st) ++input_errors_;
+    f.wait = VulkanWait();  // the GPU is done with it
+    f.done = Fence();
+  }
+  std::string wait_path() const override { return wait_path_; }
+  std::string completion_path() const override { return path_name(stream_->path()); }
+  std::uint64_t input_errors() const override { return input_errors_; }
+  void release_all(std::uint64_t last_point) override {
+    (void)signal(last_point);  // kernel fences too (sync_fd_import waits on them directly)
+    bridge_->shutdown();       // every host_signal wait still pending
+  }
+  const std::vector<std::string>& notes() const { return notes_; }
+  VulkanBridge& bridge() { return *bridge_; }
+
+  ~BridgeSync() override {
+    if (bridge_) bridge_->shutdown();
+    if (stream_) stream_->shutdown();
+  }
+
+ private:
+  BridgeSync() = default;
+  struct Frame {
+    VulkanWait wait;
+    VulkanSignal signal;
+    Fence done;
+  };
+  Backend backend_ = Backend::host;
+  Kernel kernel_;
+  Timeline input_;
+  std::unique_ptr<VulkanBridge> bridge_;
+  std::unique_ptr<VulkanCompletionStream> stream_;
+  VulkanSyncobjTimeline imported_;
+  std::vector<Frame> frames_;
+  std::string wait_path_ = "?";
+  std::uint64_t input_errors_ = 0;
+  std::vector<std::string> notes_;
+};
+
+// ---- one run: producer, submitter and consumer threads over the same ComputeJob
+
+struct FrameRecord {
+  std::int64_t signal_ns = 0, gpu_start_ns = 0, gpu_end_ns = 0, done_ns = 0;
+};
+
+struct RunResult {
+  std::string name, wait_path, completion_path;
+  std::vector<FrameRecord> frames;
+  std::uint64_t bad_frames = 0, input_errors = 0;
+  std::string first_error;
+  double seconds = 0;
+};
+
+RunResult run(ComputeJob& job, FrameSync& sync, const Options& o, const std::string& name) {
+  RunResult res;
+  res.name = name;
+  res.frames.resize(o.frames);
+  const std::uint32_t slots = job.slots();
+  std::atomic<std::uint64_t> queued{0}, consumed{0};
+  std::atomic<bool> abort{false};
+  std::string error_text;
+  std::mutex error_mutex;
+  auto fail = [&](const std::string& what) {
+    std::lock_guard guard(error_mutex);
+    if (error_text.empty()) error_text = what;
+    abort = true;
+    queued.notify_all();
+    consumed.notify_all();
+  };
+  auto wait_for_value = [&](std::atomic<std::uint64_t>& a, std::uint64_t at_least) {
+    for (std::uint64_t v = a.load(); v < at_least && !abort; v = a.load()) a.wait(v);
+    return !abort;
+  };
+  job.calibrate();
+
+  std::thread producer([&] {
+    for (std::uint32_t i = 0; i < o.frames; ++i) {
+      if (!wait_for_value(queued, i + 1)) return;  // the GPU is already waiting on frame i
+      std::uint32_t* in = job.input(i % slots);
+      for (std::uint32_t k = 0; k < job.elements(); ++k) in[k] = input_value(i, k);
+      res.frames[i].signal_ns = now_ns();
+      if (auto r = sync.signal(i + 1); !r) return fail("signal " + std::to_string(i + 1) + ": " + r.error().describe());
+    }
+  });
+  std::thread consumer([&] {
+    for (std::uint32_t i = 0; i < o.frames; ++i) {
+      if (!wait_for_value(queued, i + 1)) return;
+      if (auto r = sync.wait_done(i + 1); !r) return fail("frame " + std::to_string(i) + ": " + r.error().describe());
+      res.frames[i].done_ns = now_ns();
+      const std::uint32_t slot = i % slots;
+      if (auto t = job.gpu_times(slot)) {
+        res.frames[i].gpu_start_ns = t->first;
+        res.frames[i].gpu_end_ns = t->second;
+      }
+      const std::uint32_t* out = job.output(slot);
+      bool good = true;
+      for (std::uint32_t k = 0; k < job.elements(); ++k) {
+        const std::uint32_t want = lowbias32(input_value(i, k)) + k;
+        if (out[k] != want) {
+          good = false;
+          std::lock_guard guard(error_mutex);
+          if (res.first_error.empty()) {
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "frame %u element %u: got 0x%08x, want 0x%08x", i, k, out[k], want);
+            res.first_error = buf;
+          }
+          break;
+        }
+      }
+      if (!good) ++res.bad_frames;
+      sync.retire(i + 1);
+      consumed.store(i + 1);
+      consumed.notify_all();
+    }
+  });
+
+  const std::int64_t start = now_ns();
+  for (std::uint32_t i = 0; i < o.frames && !abort; ++i) {
+    if (i >= slots && !wait_for_value(consumed, i - slots + 1)) break;  // the slot is free
+    std::vector<VkSemaphoreSubmitInfo> waits, signals;
+    if (auto r = sync.prepare(i + 1, waits, signals); !r) {
+      fail("prepare " + std::to_string(i + 1) + ": " + r.error().describe());
+      break;
+    }
+    if (VkResult r = job.submit(i % slots, waits, signals); r != VK_SUCCESS) {
+      fail(vulkan_error(r, "vkQueueSubmit2").describe());
+      break;
+    }
+    if (auto r = sync.submitted(i + 1); !r) {
+      fail("submitted " + std::to_string(i + 1) + ": " + r.error().describe());
+      break;
+    }
+    queued.store(i + 1);
+    queued.notify_all();
+  }
+  producer.join();
+  if (abort) sync.release_all(o.frames);  // whatever the GPU may still wait on: let it drain
+  consumer.join();
+  res.seconds = static_cast<double>(now_ns() - start) / 1e9;
+  job.wait_idle();
+  res.wait_path = sync.wait_path();
+  res.completion_path = sync.completion_path();
+  res.input_errors = sync.input_errors();
+  if (!error_text.empty() && res.first_error.empty()) res.first_error = error_text;
+  if (!error_text.empty()) res.bad_frames = std::max<std::uint64_t>(res.bad_frames, 1);
+  return res;
+}
+
+// ---- statistics
+
+struct Stats {
+  std::size_t n = 0;
+  double p50 = NAN, p90 = NAN, p99 = NAN, max = NAN, mean = NAN;
+};
+
+Stats stats_of(std::vector<double> v) {
+  Stats s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto pct = [&](double p) {
+    const double idx = p * static_cast<double>(v.size() - 1);
+    const auto lo = static_cast<std::size_t>(std::floor(idx));
+    const auto hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (v[hi] - v[lo]) * (idx - static_cast<double>(lo));
+  };
+  s.p50 = pct(0.5);
+  s.p90 = pct(0.9);
+  s.p99 = pct(0.99);
+  s.max = v.back();
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / static_cast<double>(v.size());
+  return s;
+}
+
+struct Summary {
+  Stats to_gpu_start, to_cpu_done, gpu_wake;
+  double throughput_fps = 0;
+};
+
+Summary summarize(const std::vector<RunResult>& runs, bool timestamps) {
+  Summary s;
+  std::vector<double> a, b, c;
+  double frames = 0, seconds = 0;
+  for (const RunResult& r : runs) {
+  const std::size_t warmup = std::min<std::size_t>(10, r.frames.size() / 10);
+  for (std::size_t i = warmup; i < r.frames.size(); ++i) {
+    const auto& f = r.frames[i];
+    if (!f.done_ns || !f.signal_ns) continue;
+    b.push_back(static_cast<double>(f.done_ns - f.signal_ns) / 1000.0);
+    if (timestamps && f.gpu_start_ns) {
+      a.push_back(static_cast<double>(f.gpu_start_ns - f.signal_ns) / 1000.0);
+      // From the moment the GPU could start (input signaled and the previous frame done).
+      const std::int64_t ready = i > 0 ? std::max(f.signal_ns, r.frames[i - 1].gpu_end_ns) : f.signal_ns;
+      c.push_back(static_cast<double>(f.gpu_start_ns - ready) / 1000.0);
+    }
+  }
+  if (!r.frames.empty() && r.frames.front().signal_ns && r.frames.back().done_ns > r.frames.front().signal_ns) {
+    frames += static_cast<double>(r.frames.size());
+    seconds += static_cast<double>(r.frames.back().done_ns - r.frames.front().signal_ns) / 1e9;
+  }
+  }
+  s.to_gpu_start = stats_of(a);
+  s.to_cpu_done = stats_of(b);
+  s.gpu_wake = stats_of(c);
+  if (seconds > 0) s.throughput_fps = frames / seconds;
+  return s;
+}
+
+// Several rounds as one: paths of the first, counts summed, the first error.
+RunResult combine(const std::vector<RunResult>& runs) {
+  RunResult all;
+  if (runs.empty()) return all;
+  all.name = runs.front().name;
+  all.wait_path = runs.front().wait_path;
+  all.completion_path = runs.front().completion_path;
+  for (const auto& r : runs) {
+    all.frames.insert(all.frames.end(), r.frames.begin(), r.frames.end());
+    all.bad_frames += r.bad_frames;
+    all.input_errors += r.input_errors;
+    all.seconds += r.seconds;
+    if (all.first_error.empty()) all.first_error = r.first_error;
+  }
+  return all;
+}
+
+std::string num(double v) {
+  if (std::isnan(v)) return "null";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", v);
+  return b;
+}
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') o += '\\', o += ch;
+    else if (static_cast<unsigned char>(ch) < 0x20) o += ' ';
+    else o += ch;
+  }
+  return o + "\"";
+}
+std::string stats_json(const Stats& s) {
+  return "{\"n\": " + std::to_string(s.n) + ", \"p50\": " + num(s.p50) + ", \"p90\": " + num(s.p90) +
+         ", \"p99\": " + num(s.p99) + ", \"max\": " + num(s.max) + ", \"mean\": " + num(s.mean) + "}";
+}
+std::string run_json(const RunResult& r, const Summary& s) {
+  return "{\"wait_path\": " + json_str(r.wait_path) + ", \"completion_path\": " + json_str(r.completion_path) +
+         ", \"frames\": " + std::to_string(r.frames.size()) + ", \"bad_frames\": " + std::to_string(r.bad_frames) +
+         ", \"input_errors\": " + std::to_string(r.input_errors) +
+         ", \"error\": " + (r.first_error.empty() ? "null" : json_str(r.first_error)) +
+         ", \"seconds\": " + num(r.seconds) + ", \"throughput_fps\": " + num(s.throughput_fps) +
+         ", \"signal_to_gpu_start_us\": " + stats_json(s.to_gpu_start) +
+         ", \"signal_to_cpu_done_us\": " + stats_json(s.to_cpu_done) +
+         ", \"gpu_ready_to_start_us\": " + stats_json(s.gpu_wake) + "}";
+}
+void print_stats(const char* what, const Stats& s) {
+  if (s.n == 0) {
+    std::printf("    %-28s n/a\n", what);
+    return;
+  }
+  std::printf("    %-28s p50 %8.1f  p90 %8.1f  p99 %8.1f  max %8.1f us\n", what, s.p50, s.p90, s.p99, s.max);
+}
+
+// ---- backend choice
+
+struct Choice {
+  Backend backend = Backend::host;
+  BridgeSync::Kernel kernel;
+  std::vector<std::string> notes;  // why other backends were not taken
+};
+
+std::string sw_sync_unavailable(SwSyncExporter& out) {
+  auto e = SwSyncExporter::create("gpu-pipeline");
+  if (e) {
+    out = std::move(*e);
+    return "";
+  }
+  return e.error().message();
+}
+std::string syncobj_unavailable(DrmDevice& drm, SyncobjExporter& out) {
+  auto d = DrmDevice::open_render_node();
+  if (!d) return d.error().message();
+  auto e = SyncobjExporter::create(*d, "gpu-pipeline");
+  if (!e) return e.error().message();
+  drm = std::move(*d);
+  out = std::move(*e);
+  return "";
+}
+
+// Explicit backend: unsupported is an error (exit 3). auto: the best available, else host.
+Result<Choice> choose(const std::string& wanted, const VulkanDevice& dev) {
+  Choice c;
+  if (wanted == "host") return c;
+  if (wanted == "sw_sync") {
+    if (auto why = sw_sync_unavailable(c.kernel.sw_sync); !why.empty())
+      return Error(Errc::unsupported, EOPNOTSUPP, "sw_sync: " + why);
+    c.backend = Backend::sw_sync;
+    return c;
+  }
+  if (wanted == "syncobj") {
+    if (auto why = syncobj_unavailable(c.kernel.drm, c.kernel.syncobj); !why.empty())
+      return Error(Errc::unsupported, EOPNOTSUPP, "syncobj: " + why);
+    c.backend = Backend::syncobj;
+    return c;
+  }
+  // auto: a kernel backend the GPU can wait on natively first; host otherwise.
+  const bool native_syncobj = dev.has(VulkanCaps::opaque_fd_maybe_syncobj);
+  const bool native_sync_fd = dev.has(VulkanCaps::sync_fd_semaphore_import);
+  if (native_syncobj) {
+    if (auto why = syncobj_unavailable(c.kernel.drm, c.kernel.syncobj); why.empty()) {
+      c.backend = Backend::syncobj;
+      return c;
+    } else {
+      c.notes.push_back("syncobj not taken: " + why);
+    }
+  } else {
+    c.notes.push_back("syncobj not taken: the device cannot import a syncobj (no Mesa OPAQUE_FD timeline import)");
+  }
+  if (native_sync_fd) {
+    if (auto why = sw_sync_unavailable(c.kernel.sw_sync); why.empty()) {
+      c.backend = Backend::sw_sync;
+      return c;
+    } else {
+      c.notes.push_back("sw_sync not taken: " + why);
+    }
+  } else {
+    c.notes.push_back("sw_sync not taken: the device has no sync_fd_semaphore_import (it would be host_signal too)");
+  }
+  return c;
+}
+
+int main_impl(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  auto loader = VulkanLoader::open();
+  if (!loader) {
+    std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", loader.error().message().c_str());
+    return 4;
+  }
+  std::atomic<int> validation_errors{0};
+  VulkanContextOptions co;
+  co.application_name = "syncbridge-gpu-pipeline";
+  co.device = o.device;
+  co.validation = o.validate;
+  co.on_message = [&](VkDebugUtilsMessageSeverityFlagBitsEXT sev, VkDebugUtilsMessageTypeFlagsEXT, const char* text) {
+    if (sev >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ++validation_errors;
+    std::fprintf(stderr, "vulkan %s: %s\n", sev >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning", text);
+  };
+  auto ctx = VulkanContext::create(loader->get_instance_proc_addr(), co);
+  if (!ctx) {
+    std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", ctx.error().describe().c_str());
+    return 4;
+  }
+  const VulkanDevice& dev = (*ctx)->bridge_device();
+  auto choice = choose(o.backend, dev);
+  if (!choice) {
+    std::fprintf(stderr, "syncbridge-gpu-pipeline: --backend %s: unsupported on this machine: %s\n", o.backend.c_str(),
+                 choice.error().message().c_str());
+    if (o.json)
+      std::printf("{\"backend\": %s, \"unsupported\": %s}\n", json_str(o.backend).c_str(),
+                  json_str(choice.error().message()).c_str());
+    return 3;
+  }
+  auto job = ComputeJob::create(**ctx, o.in_flight, o.elements);
+  if (!job) {
+    std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", job.error().describe().c_str());
+    return 4;
+  }
+  const Backend backend = choice->backend;
+  std::vector<std::string> notes = choice->notes;
+  if (!(*job)->has_timestamps()) notes.push_back("no GPU start times: " + (*job)->timestamp_note());
+
+  std::vector<RunResult> bridged_runs, base_runs;
+  for (std::uint32_t round = 0; round < o.rounds; ++round) {
+    if (round > 0) {  // fresh kernel objects for each round's fresh points
+      auto again = choose(backend_name(backend), dev);
+      if (!again) {
+        std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", again.error().message().c_str());
+        return 1;
+      }
+      choice = std::move(again);
+    }
+    {
+      auto sync = BridgeSync::create(dev, backend, std::move(choice->kernel), o.frames);
+      if (!sync) {
+        std::fprintf(stderr, "syncbridge-gpu-pipeline: bridge: %s\n", sync.error().describe().c_str());
+        return 1;
+      }
+      if (round == 0)
+        for (const auto& n : (*sync)->notes()) notes.push_back(n);
+      bridged_runs.push_back(run(**job, **sync, o, std::string("bridge/") + backend_name(backend)));
+    }
+    if (o.baseline) {
+      BaselineSync sync(**job);
+      if (!sync.ok()) {
+        std::fprintf(stderr, "syncbridge-gpu-pipeline: baseline semaphores could not be created\n");
+        return 1;
+      }
+      base_runs.push_back(run(**job, sync, o, "baseline"));
+    }
+  }
+  const bool ts = (*job)->has_timestamps();
+  const Summary bs = summarize(bridged_runs, ts);
+  const Summary ss = summarize(base_runs, ts);
+  const RunResult bridged = combine(bridged_runs);
+  const RunResult base = combine(base_runs);
+  const bool verified = bridged.bad_frames == 0 && (!o.baseline || base.bad_frames == 0) && validation_errors == 0;
+  const auto& rep = dev.report();
+
+  if (o.json) {
+    std::string j = "{\n";
+    j += "  \"device\": {\"name\": " + json_str(rep.device_name) + ", \"driver\": " +
+         json_str(vulkan_driver_id_name(rep.driver_id)) + ", \"driver_info\": " + json_str(rep.driver_info) +
+         ", \"api_version\": " + json_str(vulkan_version_string(rep.api_version)) +
+         ", \"caps\": " + json_str(describe(dev.caps())) + "},\n";
+    j += "  \"backend\": " + json_str(backend_name(backend)) + ", \"requested\": " + json_str(o.backend) + ",\n";
+    j += "  \"wait_path\": " + json_str(bridged.wait_path) + ", \"completion_path\": " +
+         json_str(bridged.completion_path) + ",\n";
+    j += "  \"frames\": " + std::to_string(o.frames) + ", \"rounds\": " + std::to_string(o.rounds) +
+         ", \"frames_in_flight\": " + std::to_string(o.in_flight) +
+         ", \"elements\": " + std::to_string(o.elements) + ", \"validation\": " + (o.validate ? "true" : "false") + ",\n";
+    j += "  \"verified\": " + std::string(verified ? "true" : "false") +
+         ", \"validation_errors\": " + std::to_string(validation_errors.load()) + ",\n";
+    j += "  \"bridge\": " + run_json(bridged, bs) + ",\n";
+    j += "  \"baseline\": " + (o.baseline ? run_json(base, ss) : std::string("null")) + ",\n";
+    j += "  \"added_median_us\": {\"signal_to_gpu_start\": " +
+         (o.baseline ? num(bs.to_gpu_start.p50 - ss.to_gpu_start.p50) : "null") + ", \"signal_to_cpu_done\": " +
+         (o.baseline ? num(bs.to_cpu_done.p50 - ss.to_cpu_done.p50) : "null") + "},\n";
+    j += "  \"notes\": [";
+    for (std::size_t i = 0; i < notes.size(); ++i) j += (i ? ", " : "") + json_str(notes[i]);
+    j += "]\n}\n";
+    std::fputs(j.c_str(), stdout);
+  } else {
+    std::printf("device:   %s (%s, %s, Vulkan %s)\n", rep.device_name.c_str(), vulkan_driver_id_name(rep.driver_id),
+                rep.driver_info.c_str(), vulkan_version_string(rep.api_version).c_str());
+    std::printf("caps:     %s\n", describe(dev.caps()).c_str());
+    std::printf("backend:  %s (requested %s)\n", backend_name(backend), o.backend.c_str());
+    std::printf("paths:    CPU->GPU %s, GPU->CPU %s\n", bridged.wait_path.c_str(), bridged.completion_path.c_str());
+    for (const auto& n : notes) std::printf("note:     %s\n", n.c_str());
+    std::printf("frames:   %u x %u rounds, %u elements, %u in flight\n", o.frames, o.rounds, o.elements, o.in_flight);
+    auto show = [&](const char* title, const RunResult& r, const Summary& s) {
+      std::printf("  %s: %s, %.1f frames/s\n", title, r.bad_frames ? "WRONG DATA" : "verified", s.throughput_fps);
+      print_stats("CPU signal -> GPU start", s.to_gpu_start);
+      print_stats("CPU signal -> CPU sees done", s.to_cpu_done);
+      print_stats("GPU ready -> GPU start", s.gpu_wake);
+      if (!r.first_error.empty()) std::printf("    first error: %s\n", r.first_error.c_str());
+    };
+    show(("bridge/" + std::string(backend_name(backend))).c_str(), bridged, bs);
+    if (o.baseline) {
+      show("baseline (plain timeline semaphore)", base, ss);
+      std::printf("  added median: %+.1f us to GPU start, %+.1f us to CPU done\n", bs.to_gpu_start.p50 - ss.to_gpu_start.p50,
+                  bs.to_cpu_done.p50 - ss.to_cpu_done.p50);
+    }
+    std::printf("result:   %s\n", verified ? "VERIFIED" : "FAILED");
+  }
+  return verified ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace gpu_pipeline
+
+int main(int argc, char** argv) { return gpu_pipeline::main_impl(argc, argv); }

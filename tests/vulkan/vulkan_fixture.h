@@ -1,0 +1,242 @@
+// Test support for the Vulkan suite: a validated instance and device per test.
+//
+// Every test gets a VulkanContext (lavapipe here; whatever the machine has elsewhere) with
+// VK_LAYER_KHRONOS_validation and a debug messenger that records every validation error and
+// warning; TearDown destroys everything (so the object tracker reports leaks at
+// vkDestroyDevice/vkDestroyInstance) and fails the test on any recorded message.
+//
+// Environment:
+//   SYNCBRIDGE_VK_VALIDATION=require (default) | optional | off
+//       require: no validation layer is a test failure; optional: run without it and say so.
+//   SYNCBRIDGE_VK_DEVICE=<index or name substring>   which device (default: the best).
+// No Vulkan loader or no device at all: the test is skipped with the reason.
+#pragma once
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fd_leak_check.h"
+#include "syncbridge/fence.h"
+#include "syncbridge/timeline.h"
+#include "syncbridge/vulkan_bridge.h"
+#include "syncbridge/vulkan_context.h"
+#include "syncbridge/vulkan_loader.h"
+
+namespace syncbridge::testing {
+
+using namespace std::chrono_literals;
+
+#define SB_ASSERT_OK(expr)                                                         \
+  do {                                                                             \
+    auto&& sb_result_ = (expr);                                                    \
+    ASSERT_TRUE(sb_result_.ok()) << #expr << ": " << sb_result_.error().describe(); \
+  } while (0)
+
+inline std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+// One process-wide loader: dlopen/dlclose per test would only cost time. It also keeps one
+// bare VkInstance for the whole process, so that the drivers (ICDs) stay loaded between tests:
+// NVIDIA's libnvidia-tls uses static TLS, and loading and unloading it once per test ran out of
+// it after ~20 tests on an H100 machine ("cannot allocate memory in static TLS block").
+inline Result<VulkanLoader>& shared_loader() {
+  static Result<VulkanLoader> loader = [] {
+    auto l = VulkanLoader::open();
+    if (l) {
+      auto gipa = l->get_instance_proc_addr();
+      auto create = reinterpret_cast<PFN_vkCreateInstance>(gipa(VK_NULL_HANDLE, "vkCreateInstance"));
+      VkApplicationInfo app{};
+      app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+      app.pApplicationName = "syncbridge-tests-keepalive";
+      app.apiVersion = VK_API_VERSION_1_1;
+      VkInstanceCreateInfo ci{};
+      ci.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+      ci.pApplicationInfo = &app;
+      static VkInstance keepalive = VK_NULL_HANDLE;  // never destroyed: lives as long as the process
+      if (create) (void)create(&ci, nullptr, &keepalive);
+    }
+    return l;
+  }();
+  return loader;
+}
+
+class VulkanTest : public FdLeakCheckedTest {
+ protected:
+  void SetUp() override {
+    (void)shared_loader();  // its fds (none stay open) are not the test's
+    FdLeakCheckedTest::SetUp();
+    auto& loader = shared_loader();
+    if (!loader) GTEST_SKIP() << "no Vulkan: " << loader.error().message();
+    const std::string mode = env_or("SYNCBRIDGE_VK_VALIDATION", "require");
+    VulkanContextOptions opt;
+    opt.application_name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    opt.validation = mode != "off";
+    opt.validation_optional = mode == "optional";
+    opt.device = env_or("SYNCBRIDGE_VK_DEVICE", "");
+    opt.on_message = [this](VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT type,
+                            const char* text) {
+      const bool error = severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+      const bool fatal = error || (type & (VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                                           VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT));
+      std::lock_guard guard(messages_mutex_);
+      if (fatal) messages_.push_back(std::string(error ? "ERROR: " : "WARNING: ") + text);
+      else std::fprintf(stderr, "vulkan (not fatal): %s\n", text);
+    };
+    auto ctx = VulkanContext::create(loader->get_instance_proc_addr(), opt);
+    if (!ctx) {
+      // No driver at all (no ICD, or none that loads: VK_ERROR_INCOMPATIBLE_DRIVER) or no
+      // device: nothing to test here, say why. A missing validation layer is a failure.
+      const bool no_layer = ctx.error().message().find("VK_LAYER_KHRONOS") != std::string::npos;
+      const bool no_driver = ctx.error().vk_result() == VK_ERROR_INCOMPATIBLE_DRIVER ||
+                             ctx.error().vk_result() == VK_ERROR_INITIALIZATION_FAILED;
+      if (!no_layer && (ctx.error().code() == Errc::not_found || no_driver)) {
+        std::string loader_says;  // the loader's own messages say which driver failed and why
+        for (const auto& m : take_messages()) loader_says += "; " + m;
+        GTEST_SKIP() << "no usable Vulkan driver or device: " << ctx.error().message() << loader_says;
+      }
+      FAIL() << "VulkanContext::create: " << ctx.error().describe();
+    }
+    ctx_ = std::move(*ctx);
+    if (opt.validation && !ctx_->validation_enabled())
+      std::fprintf(stderr, "NOTE: running WITHOUT VK_LAYER_KHRONOS_validation (not installed)\n");
+    load_app_functions();
+  }
+
+  void TearDown() override {
+    destroy_app_objects();
+    ctx_.reset();  // vkDestroyDevice/Instance: the object tracker reports leaks here
+    {
+      std::lock_guard guard(messages_mutex_);
+      for (const auto& m : messages_) ADD_FAILURE() << "Vulkan validation: " << m;
+      messages_.clear();
+    }
+    FdLeakCheckedTest::TearDown();
+  }
+
+  // Validation messages so far (and clears them): for tests that expect none midway.
+  std::vector<std::string> take_messages() {
+    std::lock_guard guard(messages_mutex_);
+    return std::exchange(messages_, {});
+  }
+
+  const VulkanDevice& device() const { return ctx_->bridge_device(); }
+  VulkanContext& ctx() { return *ctx_; }
+
+  std::unique_ptr<VulkanBridge> make_bridge(VulkanBridgeOptions o = {}) {
+    auto b = VulkanBridge::create(device(), o);
+    EXPECT_TRUE(b.ok()) << (b.ok() ? "" : b.error().describe());
+    return b.ok() ? std::move(*b) : nullptr;
+  }
+  std::unique_ptr<VulkanCompletionStream> make_stream(VulkanCompletionStreamOptions o = {}) {
+    auto s = VulkanCompletionStream::create(device(), o);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().describe());
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  // An empty submission (no command buffers) waiting on `waits` and signaling `signals`.
+  VkResult submit(std::initializer_list<VkSemaphoreSubmitInfo> waits,
+                  std::initializer_list<VkSemaphoreSubmitInfo> signals) {
+    std::vector<VkSemaphoreSubmitInfo> w(waits), s(signals);
+    return submit_vec(w, s);
+  }
+  VkResult submit_vec(const std::vector<VkSemaphoreSubmitInfo>& w, const std::vector<VkSemaphoreSubmitInfo>& s) {
+    VkSubmitInfo2 si{};
+    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2;
+    si.waitSemaphoreInfoCount = static_cast<std::uint32_t>(w.size());
+    si.pWaitSemaphoreInfos = w.data();
+    si.signalSemaphoreInfoCount = static_cast<std::uint32_t>(s.size());
+    si.pSignalSemaphoreInfos = s.data();
+    std::lock_guard guard(ctx_->queue_mutex());
+    return queue_submit2_(ctx_->queue(), 1, &si, VK_NULL_HANDLE);
+  }
+  void queue_wait_idle() {
+    std::lock_guard guard(ctx_->queue_mutex());
+    (void)queue_wait_idle_(ctx_->queue());
+  }
+
+  // A binary semaphore the test owns (destroyed in TearDown), exportable as SYNC_FD if asked.
+  VkSemaphore make_binary_semaphore(bool exportable) {
+    VkExportSemaphoreCreateInfo exp{};
+    exp.sType = VK_STRUCTURE_TYPE_EXPORT_SEMAPHORE_CREATE_INFO;
+    exp.handleTypes = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+    VkSemaphoreCreateInfo ci{};
+    ci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
+    ci.pNext = exportable ? &exp : nullptr;
+    VkSemaphore s = VK_NULL_HANDLE;
+    EXPECT_EQ(device().dispatch().create_semaphore(ctx_->device(), &ci, nullptr, &s), VK_SUCCESS);
+    semaphores_.push_back(s);
+    return s;
+  }
+
+  // A real sync_file for tests of the SyncFile paths: a SYNC_FD export of a submission that
+  // signals a binary semaphore (needs sync_fd_semaphore_export). Empty + reason otherwise.
+  Result<SyncFile> make_sync_file_from_gpu() {
+    if (!device().has(VulkanCaps::sync_fd_semaphore_export))
+      return Error(Errc::unsupported, EOPNOTSUPP, "device lacks sync_fd_semaphore_export (no sync_file source)");
+    VkSemaphore s = make_binary_semaphore(true);
+    VkSemaphoreSubmitInfo sig{};
+    sig.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO;
+    sig.semaphore = s;
+    sig.stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+    if (VkResult r = submit({}, {sig}); r != VK_SUCCESS) return vulkan_error(r, "vkQueueSubmit2");
+    VkSemaphoreGetFdInfoKHR gi{};
+    gi.sType = VK_STRUCTURE_TYPE_SEMAPHORE_GET_FD_INFO_KHR;
+    gi.semaphore = s;
+    gi.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+    int fd = -1;
+    if (VkResult r = device().dispatch().get_semaphore_fd(ctx_->device(), &gi, &fd); r != VK_SUCCESS)
+      return vulkan_error(r, "vkGetSemaphoreFdKHR");
+    if (fd < 0) return Error(Errc::unsupported, EOPNOTSUPP, "the driver exported -1 (already signaled): no sync_file");
+    return SyncFile::adopt(UniqueFd(fd));
+  }
+
+  std::uint64_t counter_value(VkSemaphore s) {
+    std::uint64_t v = 0;
+    EXPECT_EQ(device().dispatch().get_semaphore_counter_value(ctx_->device(), s, &v), VK_SUCCESS);
+    return v;
+  }
+
+ private:
+  void load_app_functions() {
+    queue_submit2_ = ctx_->device_fn<PFN_vkQueueSubmit2>("vkQueueSubmit2");
+    if (!queue_submit2_) queue_submit2_ = ctx_->device_fn<PFN_vkQueueSubmit2>("vkQueueSubmit2KHR");
+    queue_wait_idle_ = ctx_->device_fn<PFN_vkQueueWaitIdle>("vkQueueWaitIdle");
+  }
+  void destroy_app_objects() {
+    if (!ctx_) return;
+    queue_wait_idle();
+    for (VkSemaphore s : semaphores_) device().dispatch().destroy_semaphore(ctx_->device(), s, nullptr);
+    semaphores_.clear();
+  }
+
+  std::unique_ptr<VulkanContext> ctx_;
+  std::mutex messages_mutex_;
+  std::vector<std::string> messages_;
+  std::vector<VkSemaphore> semaphores_;
+  PFN_vkQueueSubmit2 queue_submit2_ = nullptr;
+  PFN_vkQueueWaitIdle queue_wait_idle_ = nullptr;
+};
+
+inline Timeline make_timeline(std::string name = "test") {
+  auto t = Timeline::create({.name = std::move(name)});
+  EXPECT_TRUE(t.ok());
+  return std::move(t).value();
+}
+
+inline VkSemaphoreSubmitInfo signal_info(VkSemaphore s, std::uint64_t value = 0) {
+  VkSemaphoreSubmitInfo i{};
+  i.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO;
+  i.semaphore = s;
+  i.value = value;
+  i.stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+  return i;
+}
+
+}  // namespace syncbridge::testing
