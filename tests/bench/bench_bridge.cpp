@@ -27,23 +27,10 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "ratio_reporter.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/sync_file.h"
-
-// ---- allocation accounting (this binary only) ----
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  void* p = std::malloc(size ? size : 1);
-  if (!p) throw std::bad_alloc();
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return p;
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace syncbridge;
 using namespace std::chrono_literals;
@@ -109,14 +96,14 @@ void BM_Exporter_SyncFileAtAdvanceRelease(benchmark::State& state) {
     SyncFile f = std::move(e.sync_file_at(e.value() + 1)).value();
     (void)e.advance(1);
   }
-  const std::size_t allocs_before = g_allocations.load();
+  const std::size_t allocs_before = bench::allocations();
   for (auto _ : state) {
     SyncFile f = std::move(e.sync_file_at(e.value() + 1)).value();
     (void)e.advance(1);
     benchmark::DoNotOptimize(f);
   }  // f released (closed) here, as the raw loop closes its fd
   state.counters["allocs_per_op"] =
-      static_cast<double>(g_allocations.load() - allocs_before) / static_cast<double>(state.iterations());
+      static_cast<double>(bench::allocations() - allocs_before) / static_cast<double>(state.iterations());
   if (e.held_fence_count() != 0) state.SkipWithError("fences still held");
 }
 
@@ -163,9 +150,9 @@ void BM_Exporter_SyncFileAtAdvanceRelease_Batch64(benchmark::State& state) {
     for (SyncFile& f : files) f = SyncFile();
   };
   for (int i = 0; i < 4; ++i) one_batch();
-  const std::size_t allocs_before = g_allocations.load();
+  const std::size_t allocs_before = bench::allocations();
   for (auto _ : state) one_batch();
-  state.counters["allocs_per_op"] = static_cast<double>(g_allocations.load() - allocs_before) /
+  state.counters["allocs_per_op"] = static_cast<double>(bench::allocations() - allocs_before) /
                                     static_cast<double>(state.iterations() * kBatch);
   state.SetItemsProcessed(state.iterations() * kBatch);
   if (e.held_fence_count() != 0) state.SkipWithError("fences still held");
@@ -420,12 +407,8 @@ BENCHMARK(BM_Paired_Signaled)->UseRealTime();
 
 int main(int argc, char** argv) {
   // --smoke: a ctest run that proves the benchmark works; its figures are not the report.
-  bool smoke = false;
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--smoke") == 0) smoke = true;
-    else args.push_back(argv[i]);
-  }
+  auto command_line = syncbridge::bench::parse_command_line(argc, argv);
+  const bool smoke = command_line.smoke;
   {
     auto tl = SwSyncTimeline::open();
     if (!tl) {
@@ -433,8 +416,8 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  int n = static_cast<int>(args.size());
-  benchmark::Initialize(&n, args.data());
+  int n = command_line.argc();
+  benchmark::Initialize(&n, command_line.args.data());
   syncbridge::bench::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   // Separately measured: for reference only (the goals are judged on the paired figures).

@@ -13,26 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "ratio_reporter.h"
 #include "syncbridge/fence_set.h"
 #include "syncbridge/timeline.h"
-
-// ---- allocation accounting (this binary only) ----
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-std::atomic<std::size_t> g_bytes_reserved{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  void* p = std::malloc(size ? size : 1);
-  if (!p) throw std::bad_alloc();
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  // What malloc really sets aside: the usable size plus its 8-byte chunk header.
-  g_bytes_reserved.fetch_add(malloc_usable_size(p) + sizeof(std::size_t), std::memory_order_relaxed);
-  return p;
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace syncbridge;
 using namespace std::chrono_literals;
@@ -127,14 +111,14 @@ void BM_FenceAdvanceRelease(benchmark::State& state) {
   for (std::uint64_t i = 0; i < pending; ++i) parked.push_back(std::move(t.fence_at((1ULL << 40) + i)).value());
   parked.clear();  // only the timeline's references remain
   std::uint64_t point = 0;
-  const std::size_t allocs_before = g_allocations.load();
+  const std::size_t allocs_before = bench::allocations();
   for (auto _ : state) {
     Fence f = std::move(t.fence_at(++point)).value();
     (void)t.advance(1);
     benchmark::DoNotOptimize(f);
   }
   state.counters["allocs_per_op"] =
-      static_cast<double>(g_allocations.load() - allocs_before) / static_cast<double>(state.iterations());
+      static_cast<double>(bench::allocations() - allocs_before) / static_cast<double>(state.iterations());
   state.counters["pending"] = static_cast<double>(t.pending_count());
 }
 
@@ -144,16 +128,16 @@ void BM_MemoryPerPendingFence(benchmark::State& state) {
   constexpr std::uint64_t kFences = 100'000;
   for (auto _ : state) {
     Timeline t = must_create();
-    const std::size_t bytes_before = g_bytes_reserved.load();
-    const std::size_t allocs_before = g_allocations.load();
+    const std::size_t bytes_before = bench::bytes_reserved();
+    const std::size_t allocs_before = bench::allocations();
     for (std::uint64_t i = 1; i <= kFences; ++i) {
       auto f = t.fence_at(i);  // handle dropped at once: only the timeline's reference stays
       benchmark::DoNotOptimize(f);
     }
     state.counters["bytes_per_pending_fence"] =
-        static_cast<double>(g_bytes_reserved.load() - bytes_before) / static_cast<double>(kFences);
+        static_cast<double>(bench::bytes_reserved() - bytes_before) / static_cast<double>(kFences);
     state.counters["allocs_per_fence"] =
-        static_cast<double>(g_allocations.load() - allocs_before) / static_cast<double>(kFences);
+        static_cast<double>(bench::allocations() - allocs_before) / static_cast<double>(kFences);
     t.close();
   }
 }
@@ -253,14 +237,10 @@ BENCHMARK(BM_Set64_WaitAny_Woken)->UseRealTime();
 
 int main(int argc, char** argv) {
   // --smoke: a ctest run that proves the benchmark works; its figures are not the report.
-  bool smoke = false;
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--smoke") == 0) smoke = true;
-    else args.push_back(argv[i]);
-  }
-  int n = static_cast<int>(args.size());
-  benchmark::Initialize(&n, args.data());
+  auto command_line = syncbridge::bench::parse_command_line(argc, argv);
+  const bool smoke = command_line.smoke;
+  int n = command_line.argc();
+  benchmark::Initialize(&n, command_line.args.data());
   syncbridge::bench::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   const int missed = reporter.print_ratios({

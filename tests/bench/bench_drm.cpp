@@ -32,26 +32,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "ratio_reporter.h"
 #include "syncbridge/drm_device.h"
 #include "syncbridge/drm_syncobj.h"
 #include "syncbridge/syncobj_exporter.h"
 #include "syncbridge/timeline.h"
 #include "syncbridge/watcher.h"
-
-// ---- allocation accounting (this binary only) ----
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  void* p = std::malloc(size ? size : 1);
-  if (!p) throw std::bad_alloc();
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return p;
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace syncbridge;
 using namespace std::chrono_literals;
@@ -127,11 +114,11 @@ void BM_Raw_TimelineSignal(benchmark::State& state) {
 void BM_Exporter_Advance(benchmark::State& state) {
   SyncobjExporter e = must(SyncobjExporter::create(g_dev, "bench"));
   for (int i = 0; i < 4; ++i) (void)e.advance(1);
-  const std::size_t allocs_before = g_allocations.load();
+  const std::size_t allocs_before = bench::allocations();
   for (auto _ : state)
     if (!e.advance(1)) state.SkipWithError("advance failed");
   state.counters["allocs_per_op"] =
-      static_cast<double>(g_allocations.load() - allocs_before) / static_cast<double>(state.iterations());
+      static_cast<double>(bench::allocations() - allocs_before) / static_cast<double>(state.iterations());
 }
 
 void BM_Paired_ExporterAdvance(benchmark::State& state) {
@@ -319,12 +306,8 @@ BENCHMARK(BM_Paired_AddRemove)->Arg(10'000)->UseRealTime();
 
 int main(int argc, char** argv) {
   // --smoke: a ctest run that proves the benchmark works; its figures are not the report.
-  bool smoke = false;
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--smoke") == 0) smoke = true;
-    else args.push_back(argv[i]);
-  }
+  auto command_line = syncbridge::bench::parse_command_line(argc, argv);
+  const bool smoke = command_line.smoke;
   auto dev = DrmDevice::open_render_node();
   if (!dev) {
     std::printf("syncbridge-bench-drm: SKIP: %s\n", dev.error().describe().c_str());
@@ -359,8 +342,8 @@ int main(int argc, char** argv) {
     latency_name = "BM_Paired_WatcherLatency/min_time:2.000/real_time";
     idle_name = "BM_Paired_IdleWatches/10000/min_time:2.000/real_time";
   }
-  int n = static_cast<int>(args.size());
-  benchmark::Initialize(&n, args.data());
+  int n = command_line.argc();
+  benchmark::Initialize(&n, command_line.args.data());
   syncbridge::bench::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   // Separately measured: for reference only (the goal is judged on the paired figure).

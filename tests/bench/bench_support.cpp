@@ -1,0 +1,39 @@
+#include "bench_support.h"
+
+#include <malloc.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace {
+std::atomic<std::size_t> g_allocations{0};
+std::atomic<std::size_t> g_bytes_reserved{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  void* p = std::malloc(size ? size : 1);
+  if (!p) throw std::bad_alloc();
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  g_bytes_reserved.fetch_add(malloc_usable_size(p) + sizeof(std::size_t), std::memory_order_relaxed);
+  return p;
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace syncbridge::bench {
+
+std::size_t allocations() noexcept { return g_allocations.load(std::memory_order_relaxed); }
+std::size_t bytes_reserved() noexcept { return g_bytes_reserved.load(std::memory_order_relaxed); }
+
+CommandLine parse_command_line(int argc, char** argv) {
+  CommandLine out;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--smoke") == 0) out.smoke = true;
+    else out.args.push_back(argv[i]);
+  }
+  return out;
+}
+
+}  // namespace syncbridge::bench
