@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "fd_leak_check.h"
+#include "result_assertions.h"
 #include "kernel_requirement.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/sync_file.h"
@@ -21,22 +22,6 @@
 namespace syncbridge::testing {
 
 using namespace std::chrono_literals;
-
-#define SB_ASSERT_OK(expr)                                                         \
-  do {                                                                             \
-    auto&& sb_result_ = (expr);                                                    \
-    ASSERT_TRUE(sb_result_.ok()) << #expr << ": " << sb_result_.error().describe(); \
-  } while (0)
-
-#define SB_EXPECT_ERROR(expr, errc, err_no)                                                     \
-  do {                                                                                          \
-    auto&& sb_result_ = (expr);                                                                 \
-    ASSERT_FALSE(sb_result_.ok()) << #expr << " succeeded";                                     \
-    EXPECT_EQ(sb_result_.error().code(), (errc)) << sb_result_.error().describe();              \
-    if ((err_no) != 0) {                                                                        \
-      EXPECT_EQ(sb_result_.error().sys_errno(), (err_no)) << sb_result_.error().describe();     \
-    }                                                                                           \
-  } while (0)
 
 // Why the real-kernel tests cannot run here, or nullopt when they can.
 inline std::optional<std::string> sw_sync_missing() {

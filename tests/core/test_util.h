@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fd_leak_check.h"
+#include "result_assertions.h"
 #include "syncbridge/fence.h"
 #include "syncbridge/fence_set.h"
 #include "syncbridge/timeline.h"
@@ -22,11 +23,5 @@ inline Fence fence_at(Timeline& t, std::uint64_t point) {
   EXPECT_TRUE(f.ok()) << (f.ok() ? "" : f.error().describe());
   return std::move(f).value();
 }
-
-#define SB_ASSERT_OK(expr)                                                         \
-  do {                                                                             \
-    auto&& sb_result_ = (expr);                                                    \
-    ASSERT_TRUE(sb_result_.ok()) << #expr << ": " << sb_result_.error().describe(); \
-  } while (0)
 
 }  // namespace syncbridge::testing

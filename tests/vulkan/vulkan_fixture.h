@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "fd_leak_check.h"
+#include "result_assertions.h"
 #include "syncbridge/fence.h"
 #include "syncbridge/timeline.h"
 #include "syncbridge/vulkan_bridge.h"
@@ -30,12 +31,6 @@
 namespace syncbridge::testing {
 
 using namespace std::chrono_literals;
-
-#define SB_ASSERT_OK(expr)                                                         \
-  do {                                                                             \
-    auto&& sb_result_ = (expr);                                                    \
-    ASSERT_TRUE(sb_result_.ok()) << #expr << ": " << sb_result_.error().describe(); \
-  } while (0)
 
 inline std::string env_or(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
