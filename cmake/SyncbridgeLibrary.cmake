@@ -1,0 +1,26 @@
+# syncbridge_add_library(<component> SOURCES <files...>): the library syncbridge-<component>,
+# aliased syncbridge::<component>, its public headers in <dir>/include, warnings on, and (with
+# SYNCBRIDGE_INSTALL) installed into the syncbridgeTargets export set with its headers and the
+# relocatable cmake/syncbridge-<component>.pc.
+function(syncbridge_add_library component)
+  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  set(target syncbridge-${component})
+  add_library(${target} ${ARG_SOURCES})
+  add_library(syncbridge::${component} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${component} OUTPUT_NAME ${target}
+                        VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  syncbridge_set_warnings(${target})
+  if(SYNCBRIDGE_INSTALL)
+    install(TARGETS ${target} EXPORT syncbridgeTargets
+            ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+            LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+            RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    install(DIRECTORY include/syncbridge DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+    configure_file(${PROJECT_SOURCE_DIR}/cmake/${target}.pc.in ${PROJECT_BINARY_DIR}/${target}.pc @ONLY)
+    install(FILES ${PROJECT_BINARY_DIR}/${target}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  endif()
+endfunction()
