@@ -435,12 +435,7 @@ int main(int argc, char** argv) {
       {"signaled fence: SyncFile::wait(0) vs raw poll(0)", "BM_Signaled_SyncFileWait0", "BM_Signaled_RawPoll0", 0},
   });
 
-  struct Paired {
-    const char* what;
-    const char* name;
-    double goal;
-  };
-  const Paired paired_rows[] = {
+  const std::vector<syncbridge::bench::PairedRatio> paired_rows = {
       {"exporter sync_file_at+advance+release vs raw create+INC+close", "BM_Paired_Single/real_time", 1.2},
       {"  same, batches of 64", "BM_Paired_Batch64/real_time", 1.2},
       {"raw mitigation (create+dup+INC+2 closes) vs raw", "BM_Paired_MitigationFloor/real_time", 0},
@@ -448,21 +443,7 @@ int main(int argc, char** argv) {
       {"woken wait: SyncFile::wait vs raw ppoll (create+INC+wake)", "BM_Paired_Wake/real_time", 0},
       {"signaled fence: SyncFile::wait(0) vs raw poll(0)", "BM_Paired_Signaled/real_time", 0},
   };
-  int missed = 0;
-  std::printf("\n%-58s %12s %12s %8s %6s\n", "paired, medians (judged)", "wrapped ns", "raw ns", "ratio", "goal");
-  for (const Paired& row : paired_rows) {
-    const double ratio = reporter.counter(row.name, "ratio");
-    if (ratio < 0) {
-      std::printf("%-58s %12s\n", row.what, "(not run)");
-      continue;
-    }
-    const bool ok = row.goal <= 0 || ratio <= row.goal;
-    if (!ok) ++missed;
-    std::printf("%-58s %12.1f %12.1f %8.2f ", row.what, reporter.counter(row.name, "wrapped_ns"),
-                reporter.counter(row.name, "raw_ns"), ratio);
-    if (row.goal > 0) std::printf("%5.2fx%s\n", row.goal, ok ? "" : "  MISSED");
-    else std::printf("%6s\n", "-");
-  }
+  int missed = reporter.print_paired(paired_rows);
   // A counter of a benchmark that did not run (filtered out) reads -1: not judged.
   int alloc_misses = 0;
   auto print_allocs = [&](const char* what, const char* name) {

@@ -352,32 +352,13 @@ int main(int argc, char** argv) {
        "BM_Raw_TimelineSignal/real_time", 0},
   });
 
-  struct Paired {
-    const char* what;
-    const char* name;
-    double goal;
-  };
-  const Paired rows[] = {
+  const std::vector<syncbridge::bench::PairedRatio> rows = {
       {"exporter advance vs raw drmSyncobjTimelineSignal", "BM_Paired_ExporterAdvance/real_time", 1.2},
       {"signal->core fence: watcher vs raw poll loop (same fd)", latency_name.c_str(), 0},
       {"signal->core fence: 10k idle watches vs 10", idle_name.c_str(), 1.2},
       {"watch add+remove: 10k armed vs 10", "BM_Paired_AddRemove/10000/real_time", 1.2},
   };
-  int missed = 0;
-  std::printf("\n%-58s %12s %12s %8s %6s\n", "paired, medians (judged)", "wrapped ns", "raw ns", "ratio", "goal");
-  for (const Paired& row : rows) {
-    const double ratio = reporter.counter(row.name, "ratio");
-    if (ratio < 0) {
-      std::printf("%-58s %12s\n", row.what, "(not run)");
-      continue;
-    }
-    const bool ok = row.goal <= 0 || ratio <= row.goal;
-    if (!ok) ++missed;
-    std::printf("%-58s %12.1f %12.1f %8.2f ", row.what, reporter.counter(row.name, "wrapped_ns"),
-                reporter.counter(row.name, "raw_ns"), ratio);
-    if (row.goal > 0) std::printf("%5.2fx%s\n", row.goal, ok ? "" : "  MISSED");
-    else std::printf("%6s\n", "-");
-  }
+  int missed = reporter.print_paired(rows);
   const double allocs = reporter.counter("BM_Exporter_Advance/real_time", "allocs_per_op");
   if (allocs >= 0) {
     std::printf("%-58s %12.3f (goal 0)%s\n", "allocations per exporter advance", allocs, allocs == 0 ? "" : "  MISSED");

@@ -47,4 +47,23 @@ int RatioReporter::print_ratios(const std::vector<Ratio>& ratios) const {
   return missed;
 }
 
+int RatioReporter::print_paired(const std::vector<PairedRatio>& rows) const {
+  int missed = 0;
+  std::printf("\n%-58s %12s %12s %8s %6s\n", "paired, medians (judged)", "wrapped ns", "raw ns", "ratio", "goal");
+  for (const PairedRatio& row : rows) {
+    const double ratio = counter(row.name, "ratio");
+    if (ratio < 0) {
+      std::printf("%-58s %12s\n", row.what.c_str(), "(not run)");
+      continue;
+    }
+    const bool ok = row.goal <= 0 || ratio <= row.goal;
+    if (!ok) ++missed;
+    std::printf("%-58s %12.1f %12.1f %8.2f ", row.what.c_str(), counter(row.name, "wrapped_ns"),
+                counter(row.name, "raw_ns"), ratio);
+    if (row.goal > 0) std::printf("%5.2fx%s\n", row.goal, ok ? "" : "  MISSED");
+    else std::printf("%6s\n", "-");
+  }
+  return missed;
+}
+
 }  // namespace syncbridge::bench

@@ -17,6 +17,14 @@ struct Ratio {
   double goal;           // measured / baseline should stay at or below this (0: none)
 };
 
+// A benchmark that alternates the wrapped and the raw sequence itself and reports the medians as
+// counters "wrapped_ns", "raw_ns" and "ratio" (robust on a loaded or emulated machine).
+struct PairedRatio {
+  std::string what;
+  std::string name;  // benchmark name
+  double goal;       // ratio should stay at or below this (0: none)
+};
+
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override;
@@ -25,6 +33,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
   double counter(const std::string& name, const std::string& counter) const;
   // Prints the ratio table; returns the number of goals missed.
   int print_ratios(const std::vector<Ratio>& ratios) const;
+  // Prints the paired table (the judged figures); returns the number of goals missed.
+  int print_paired(const std::vector<PairedRatio>& rows) const;
 
  private:
   std::map<std::string, double> ns_;
