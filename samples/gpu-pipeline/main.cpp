@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "compute_job.h"
+#include "json_text.h"
 #include "syncbridge/drm_device.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/syncobj_exporter.h"
@@ -523,15 +524,7 @@ std::string num(double v) {
   std::snprintf(b, sizeof b, "%.1f", v);
   return b;
 }
-std::string json_str(const std::string& s) {
-  std::string o = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') o += '\\', o += ch;
-    else if (static_cast<unsigned char>(ch) < 0x20) o += ' ';
-    else o += ch;
-  }
-  return o + "\"";
-}
+using syncbridge::samples::json_str;
 std::string stats_json(const Stats& s) {
   return "{\"n\": " + std::to_string(s.n) + ", \"p50\": " + num(s.p50) + ", \"p90\": " + num(s.p90) +
          ", \"p99\": " + num(s.p99) + ", \"max\": " + num(s.max) + ", \"mean\": " + num(s.mean) + "}";

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "json_text.h"
 #include "syncbridge/drm_device.h"
 #include "syncbridge/kernel_probe.h"
 #include "syncbridge/sw_sync.h"
@@ -32,15 +33,7 @@ namespace {
 
 using namespace syncbridge;
 
-std::string json_str(const std::string& s) {
-  std::string o = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') o += '\\', o += ch;
-    else if (static_cast<unsigned char>(ch) < 0x20) o += ' ';
-    else o += ch;
-  }
-  return o + "\"";
-}
+using syncbridge::samples::json_str;
 const char* yn(bool b) { return b ? "yes" : "no"; }
 const char* jb(bool b) { return b ? "true" : "false"; }
 
