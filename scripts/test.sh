@@ -16,10 +16,24 @@ if [[ -x tests/vm/build-kernel.sh ]]; then
   echo "kernel: $SYNCBRIDGE_VM_KERNEL"
 fi
 
+# The native Vulkan paths run in the VM on bookworm-backports' lavapipe (SYNC_FD import/export),
+# fetched unpacked into the cache and selected for those VM tests only: the machine's own Mesa
+# stays, and every other Vulkan test runs on it.
+step "lavapipe with SYNC_FD for the VM"
+native_icd=$(scripts/fetch-lavapipe.sh) || {
+  echo "test.sh: could not fetch lavapipe from bookworm-backports: the native Vulkan tests cannot run" >&2
+  exit 1
+}
+echo "native driver: $native_icd"
+
 jobs=$(nproc)
 for preset in default asan tsan; do
   step "build $preset"
-  sb_build "$preset"
+  if [[ $preset == default ]]; then
+    sb_build "$preset" "-DSYNCBRIDGE_NATIVE_ICD=$native_icd"
+  else
+    sb_build "$preset"
+  fi
   step "test $preset"
   args=(--test-dir "$SYNCBRIDGE_BUILD_ROOT/$preset" --output-on-failure -j "$jobs" --timeout 900)
   if [[ $preset != default ]]; then

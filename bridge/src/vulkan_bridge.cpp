@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "syncbridge/watcher.h"
+#include "vulkan_wait_state.h"
 
 namespace syncbridge {
 
@@ -53,25 +54,6 @@ class LazyWatcher {
   std::mutex mutex_;
   bool stopped_ = false;
   Watcher watcher_;
-};
-
-struct HostSlot {
-  VkSemaphore semaphore = VK_NULL_HANDLE;
-  std::uint64_t value = 0;  // the last value handed out
-};
-
-struct VulkanWaitState {
-  std::shared_ptr<VulkanBridgeCore> core;
-  VulkanWaitPath path = VulkanWaitPath::host_signal;
-  HostSlot* slot = nullptr;              // host_signal
-  std::uint64_t value = 0;               // host_signal
-  VkSemaphore binary = VK_NULL_HANDLE;   // sync_fd_import: back to the pool when this dies
-  std::shared_ptr<VulkanSyncobjState> syncobj;  // syncobj_timeline: keeps the semaphore alive
-  std::atomic<bool> claimed{false};      // host_signal: whoever sets it signals the semaphore
-  std::atomic<bool> released{false};
-  mutable std::mutex error_mutex;
-  std::optional<Error> error;
-  ~VulkanWaitState();
 };
 
 struct VulkanSyncobjState {
@@ -174,7 +156,7 @@ struct VulkanBridgeCore : std::enable_shared_from_this<VulkanBridgeCore> {
   }
 
   void set_error(VulkanWaitState& s, Error e) {
-    std::lock_guard guard(s.error_mutex);
+    std::lock_guard guard(s.mutex);
     if (!s.error) s.error = std::move(e);
   }
 
@@ -188,7 +170,7 @@ struct VulkanBridgeCore : std::enable_shared_from_this<VulkanBridgeCore> {
       signal_failures.fetch_add(1, std::memory_order_relaxed);
       set_error(s, vulkan_error(r, "vkSignalSemaphore (host_signal release of value " + std::to_string(s.value) + ")"));
     }
-    s.released.store(true, std::memory_order_release);
+    s.mark_released();
   }
 
   // The input of a host_signal wait completed: release the GPU wait, record an input error.
@@ -269,6 +251,40 @@ struct VulkanBridgeCore : std::enable_shared_from_this<VulkanBridgeCore> {
     return make_wait(std::move(state), sem, value);
   }
 
+  bool can_import_sync_fd() const {
+    return options.allow_sync_fd_import && device.has(VulkanCaps::sync_fd_semaphore_import);
+  }
+
+  // A TEMPORARY SYNC_FD import of `fd` into a pooled binary semaphore: sync_fd_import. The
+  // driver owns the fd only when the import succeeds; otherwise `fd` closes it here. An empty
+  // VulkanWait when the driver refused this fd (the caller falls back to host_signal); an
+  // error only for what no fallback survives (a lost device, no memory).
+  Result<VulkanWait> import_sync_fd(UniqueFd fd) {
+    auto sem = acquire_binary();
+    if (!sem) return std::move(sem).error();
+    VkImportSemaphoreFdInfoKHR ii{};
+    ii.sType = VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR;
+    ii.semaphore = *sem;
+    ii.flags = VK_SEMAPHORE_IMPORT_TEMPORARY_BIT;
+    ii.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+    ii.fd = fd.get();
+    const VkResult r = d.import_semaphore_fd(vk, &ii);
+    if (r == VK_SUCCESS) {
+      (void)fd.release();  // the driver owns it now
+      auto state = std::make_shared<VulkanWaitState>();
+      state->core = shared_from_this();
+      state->path = VulkanWaitPath::sync_fd_import;
+      state->binary = *sem;
+      state->released.store(true);  // the kernel fence itself gates the GPU
+      return make_wait(std::move(state), *sem, 0);
+    }
+    release_binary(*sem);  // left untouched by the failed import
+    import_failures.fetch_add(1, std::memory_order_relaxed);
+    if (r == VK_ERROR_DEVICE_LOST || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+      return vulkan_error(r, "vkImportSemaphoreFdKHR(SYNC_FD, TEMPORARY)");
+    return VulkanWait();
+  }
+
   void shutdown() {
     std::vector<std::shared_ptr<VulkanWaitState>> left;
     {
@@ -344,7 +360,7 @@ VulkanWait::~VulkanWait() = default;
 
 Result<void> VulkanWait::status() const {
   if (!state_) return Error(Errc::invalid_handle, EBADF, "empty VulkanWait");
-  std::lock_guard guard(state_->error_mutex);
+  std::lock_guard guard(state_->mutex);
   if (state_->error) return *state_->error;
   return {};
 }
@@ -426,34 +442,13 @@ Result<VulkanWait> VulkanBridge::wait_for(const SyncFile& file) {
     std::shared_lock lock(c.rw);
     if (c.shut_down) return Error(Errc::invalid_handle, EBADF, "VulkanBridge::wait_for after shutdown()");
   }
-  if (c.options.allow_sync_fd_import && c.device.has(VulkanCaps::sync_fd_semaphore_import)) {
+  if (c.can_import_sync_fd()) {
     auto dup = UniqueFd::dup_of(file.fd());
     if (!dup) return std::move(dup).error();
-    auto sem = c.acquire_binary();
-    if (!sem) return std::move(sem).error();
-    VkImportSemaphoreFdInfoKHR ii{};
-    ii.sType = VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR;
-    ii.semaphore = *sem;
-    ii.flags = VK_SEMAPHORE_IMPORT_TEMPORARY_BIT;
-    ii.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
-    ii.fd = dup->get();
-    const VkResult r = c.d.import_semaphore_fd(c.vk, &ii);
-    if (r == VK_SUCCESS) {
-      (void)dup->release();  // the driver owns it now
-      auto state = std::make_shared<detail::VulkanWaitState>();
-      state->core = core_;
-      state->path = VulkanWaitPath::sync_fd_import;
-      state->binary = *sem;
-      state->released.store(true);
-      return c.make_wait(std::move(state), *sem, 0);
-    }
-    // The driver did not take the fd: `dup` still owns it and closes it on return. The
-    // semaphore was left untouched; back to the pool.
-    c.release_binary(*sem);
-    c.import_failures.fetch_add(1, std::memory_order_relaxed);
-    if (r == VK_ERROR_DEVICE_LOST || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-      return vulkan_error(r, "vkImportSemaphoreFdKHR(SYNC_FD, TEMPORARY)");
-    // VK_ERROR_INVALID_EXTERNAL_HANDLE and the like: host_signal below still works.
+    auto imported = c.import_sync_fd(std::move(*dup));
+    if (!imported) return std::move(imported).error();
+    if (imported->valid()) return std::move(*imported);
+    // Refused by the driver: host_signal below still works.
   }
   auto dup = file.dup();
   if (!dup) return std::move(dup).error();
@@ -468,6 +463,19 @@ Result<VulkanWait> VulkanBridge::wait_for(const TimelineSyncobj& syncobj, std::u
   {
     std::shared_lock lock(c.rw);
     if (c.shut_down) return Error(Errc::invalid_handle, EBADF, "VulkanBridge::wait_for after shutdown()");
+  }
+  if (c.can_import_sync_fd()) {
+    // A point that has materialized (a fence is attached) goes native: its sync_file, through a
+    // temporary binary syncobj, imported as SYNC_FD. A point not submitted yet cannot be a
+    // sync_file (EINVAL): the watcher releases it from the host once it signals.
+    auto file = syncobj.export_sync_file(point);
+    if (file) {
+      auto imported = c.import_sync_fd(std::move(*file).release());
+      if (!imported) return std::move(imported).error();
+      if (imported->valid()) return std::move(*imported);
+    } else if (file.error().code() != Errc::invalid_argument) {
+      return std::move(file).error();
+    }
   }
   return c.host_wait_via_watcher([&](Watcher& w, WatchCallback cb) {
     return w.watch_syncobj(syncobj, point, std::move(cb));

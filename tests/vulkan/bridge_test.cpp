@@ -1,6 +1,7 @@
 // VulkanBridge: CPU -> GPU waits, every path the machine supports, errors and teardown.
 #include <thread>
 
+#include "kernel_requirement.h"
 #include "syncbridge/drm_device.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/syncobj_exporter.h"
@@ -249,10 +250,10 @@ TEST_F(VulkanBridgeTest, RetireAfterKeepsTheWaitUntilCompletion) {
 // ---- native paths: need a driver with VK_KHR_external_semaphore_fd (a GPU); skipped on lavapipe
 
 TEST_F(VulkanBridgeTest, SyncFileIsImportedAsSyncFdWhereSupported) {
-  if (!device().has(VulkanCaps::sync_fd_semaphore_import))
-    GTEST_SKIP() << "device lacks sync_fd_semaphore_import (" << device().report().device_name << ")";
+  SB_REQUIRE_VK_CAP(VulkanCaps::sync_fd_semaphore_import);
+  SB_REQUIRE_VK_CAP(VulkanCaps::sync_fd_semaphore_export);  // the sync_file source below
   auto file = make_sync_file_from_gpu();
-  if (!file) GTEST_SKIP() << "no sync_file source: " << file.error().message();
+  SB_ASSERT_OK(file);
   auto bridge = make_bridge();
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
@@ -273,7 +274,10 @@ TEST_F(VulkanBridgeTest, SyncFileIsImportedAsSyncFdWhereSupported) {
 
 TEST_F(VulkanBridgeTest, SyncFileTakesHostSignalWhenImportIsTurnedOff) {
   auto file = make_sync_file_from_gpu();
-  if (!file) GTEST_SKIP() << "no sync_file source on this machine: " << file.error().message();
+  if (!file) {
+    if (require_native_paths()) FAIL() << "no sync_file source: " << file.error().message();
+    GTEST_SKIP() << "no sync_file source on this machine: " << file.error().message();
+  }
   VulkanBridgeOptions o;
   o.allow_sync_fd_import = false;
   auto bridge = make_bridge(o);
@@ -299,7 +303,7 @@ TEST_F(VulkanBridgeTest, SyncFileTakesHostSignalWhenImportIsTurnedOff) {
 
 TEST_F(VulkanBridgeTest, SwSyncFileGatesTheGpu) {
   auto exporter = SwSyncExporter::create("vk-test");
-  if (!exporter) GTEST_SKIP() << "no sw_sync: " << exporter.error().message();
+  if (!exporter) SB_SKIP_OR_FAIL_IN_VM("no sw_sync: " + exporter.error().message());
   auto bridge = make_bridge();
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
@@ -328,7 +332,7 @@ TEST_F(VulkanBridgeTest, SwSyncFileGatesTheGpu) {
 
 TEST_F(VulkanBridgeTest, ErroredSwSyncFileReleasesTheGpu) {
   auto exporter = SwSyncExporter::create("vk-test-close");
-  if (!exporter) GTEST_SKIP() << "no sw_sync: " << exporter.error().message();
+  if (!exporter) SB_SKIP_OR_FAIL_IN_VM("no sw_sync: " + exporter.error().message());
   VulkanBridgeOptions o;
   o.allow_sync_fd_import = false;  // the host_signal path is the one that must report it
   auto bridge = make_bridge(o);
@@ -355,7 +359,7 @@ TEST_F(VulkanBridgeTest, ErroredSwSyncFileReleasesTheGpu) {
 
 TEST_F(VulkanBridgeTest, SyncobjPointGatesTheGpu) {
   auto drm = DrmDevice::open_render_node();
-  if (!drm) GTEST_SKIP() << "no DRM render node with timeline syncobjs: " << drm.error().message();
+  if (!drm) SB_SKIP_OR_FAIL_IN_VM("no DRM render node with timeline syncobjs: " + drm.error().message());
   auto exporter = SyncobjExporter::create(*drm, "vk-test");
   SB_ASSERT_OK(exporter);
   auto bridge = make_bridge();

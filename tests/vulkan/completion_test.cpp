@@ -1,4 +1,5 @@
 // VulkanCompletionStream: GPU -> CPU, both paths; faults injected through the app's proc-addr.
+#include <atomic>
 #include <cstring>
 #include <thread>
 
@@ -144,8 +145,7 @@ TEST_F(VulkanCompletionTest, ShutdownClosesPendingFences) {
 }
 
 TEST_F(VulkanCompletionTest, ExportsSyncFileWhereSupported) {
-  if (!device().has(VulkanCaps::sync_fd_semaphore_export))
-    GTEST_SKIP() << "device lacks sync_fd_semaphore_export (" << device().report().device_name << ")";
+  SB_REQUIRE_VK_CAP(VulkanCaps::sync_fd_semaphore_export);
   auto stream = make_stream();
   auto bridge = make_bridge();
   ASSERT_TRUE(stream && bridge);
@@ -170,6 +170,134 @@ TEST_F(VulkanCompletionTest, ExportsSyncFileWhereSupported) {
     auto r = d.wait(5s);
     SB_ASSERT_OK(r);
     EXPECT_EQ(*r, WaitStatus::signaled);
+  }
+}
+
+// ---- Regressions: a direct wait must not starve the other points; a stream may be destroyed
+// from its own completion callback; an abandoned last point completes.
+
+VulkanCompletionStreamOptions timeline_wait_only() {
+  VulkanCompletionStreamOptions o;
+  o.allow_sync_fd_export = false;
+  return o;
+}
+
+// Frame 2's input is released by frame 1's completion callback while a consumer already sits in
+// wait(2): the helper must still observe frame 1. (Valid whatever the timing; with the consumer
+// inside wait() first, the old helper stayed out of the driver and frame 1 never completed.)
+TEST_F(VulkanCompletionTest, DirectWaitDoesNotStarveTheEarlierPointThatReleasesIt) {
+  auto bridge = make_bridge();
+  auto stream = make_stream(timeline_wait_only());
+  ASSERT_TRUE(bridge && stream);
+  auto t = make_timeline("inputs");
+  std::vector<VulkanWait> waits;
+  std::vector<Fence> done;
+  for (std::uint64_t i = 1; i <= 2; ++i) {
+    auto f = t.fence_at(i);
+    SB_ASSERT_OK(f);
+    auto w = bridge->wait_for(*f);
+    SB_ASSERT_OK(w);
+    auto sig = stream->prepare();
+    SB_ASSERT_OK(sig);
+    ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
+    auto d = stream->submitted(std::move(*sig));
+    SB_ASSERT_OK(d);
+    done.push_back(*d);
+    waits.push_back(std::move(*w));
+  }
+  auto chain = done[0].on_complete([&t](const Fence&) { (void)t.signal_to(2); });
+  SB_ASSERT_OK(chain);
+  std::atomic<bool> entering{false};
+  Result<WaitStatus> consumer_result = WaitStatus::timed_out;
+  std::thread consumer([&] {
+    entering = true;
+    consumer_result = stream->wait(2, 20s);
+  });
+  while (!entering) std::this_thread::yield();
+  step("frame 1 released; the consumer waits for frame 2");
+  SB_ASSERT_OK(t.signal_to(1));
+  consumer.join();
+  SB_ASSERT_OK(consumer_result);
+  EXPECT_EQ(*consumer_result, WaitStatus::signaled) << "frame 1's completion was never observed";
+  EXPECT_EQ(done[0].status(), FenceStatus::signaled);
+}
+
+TEST_F(VulkanCompletionTest, AbandonedLastPointCompletesOnceEarlierPointsDo) {
+  auto bridge = make_bridge();
+  for (const bool export_path : {false, true}) {
+    VulkanCompletionStreamOptions o;
+    o.allow_sync_fd_export = export_path;
+    auto stream = make_stream(o);
+    ASSERT_TRUE(stream);
+    SCOPED_TRACE(path_name(stream->path()));
+    auto t = make_timeline("input");
+    auto f = t.fence_at(1);
+    SB_ASSERT_OK(f);
+    auto w = bridge->wait_for(*f);
+    SB_ASSERT_OK(w);
+    auto first = stream->prepare();
+    SB_ASSERT_OK(first);
+    first->depends_on(*w);
+    ASSERT_EQ(submit({w->submit_info()}, {first->submit_info()}), VK_SUCCESS);
+    auto d1 = stream->submitted(std::move(*first));
+    SB_ASSERT_OK(d1);
+    {
+      auto lost = stream->prepare();  // point 2: its submit "failed"
+      SB_ASSERT_OK(lost);
+      stream->abandon(std::move(*lost));
+    }
+    auto d2 = stream->fence_at(2);
+    SB_ASSERT_OK(d2);
+    EXPECT_EQ(d2->status(), FenceStatus::pending) << "point 2 completed before point 1";
+    SB_ASSERT_OK(t.signal_to(1));
+    step("waiting on the abandoned point 2");
+    auto r = stream->wait(2, 20s);
+    SB_ASSERT_OK(r);
+    EXPECT_EQ(*r, WaitStatus::signaled) << "an abandoned last point must complete (completed point " << stream->completed_point() << ")";
+    // Abandoned with nothing before it: complete at once.
+    auto again = stream->prepare();
+    SB_ASSERT_OK(again);
+    const std::uint64_t p = again->point();
+    stream->abandon(std::move(*again));
+    auto d3 = stream->fence_at(p);
+    SB_ASSERT_OK(d3);
+    auto r3 = d3->wait(20s);
+    SB_ASSERT_OK(r3);
+    EXPECT_EQ(*r3, WaitStatus::signaled);
+  }
+}
+
+// The core allows a callback to destroy its timeline; a stream allows the same from the
+// callback of one of its own fences (run on its helper, exporter or watcher thread).
+TEST_F(VulkanCompletionTest, StreamMayBeDestroyedFromItsOwnFenceCallback) {
+  auto bridge = make_bridge();
+  ASSERT_TRUE(bridge);
+  for (const bool export_path : {false, true}) {
+    VulkanCompletionStreamOptions o;
+    o.allow_sync_fd_export = export_path;
+    auto stream = make_stream(o);
+    ASSERT_TRUE(stream);
+    const std::string path = path_name(stream->path());
+    SCOPED_TRACE(path);
+    auto sig = stream->prepare();
+    SB_ASSERT_OK(sig);
+    ASSERT_EQ(submit({}, {sig->submit_info()}), VK_SUCCESS);
+    auto d = stream->submitted(std::move(*sig));
+    SB_ASSERT_OK(d);
+    auto destroyed = make_timeline("destroyed");
+    auto destroyed_fence = destroyed.fence_at(1);
+    SB_ASSERT_OK(destroyed_fence);
+    auto reg = d->on_complete([&](const Fence&) {
+      stream.reset();  // drains the queue, then destroys the stream on its own thread
+      (void)destroyed.advance();
+    });
+    SB_ASSERT_OK(reg);
+    reg->detach();
+    step("destroying the " + path + " stream from its own callback");
+    auto r = destroyed_fence->wait(20s);
+    SB_ASSERT_OK(r);
+    EXPECT_EQ(*r, WaitStatus::signaled) << "the callback never finished destroying the stream";
+    EXPECT_FALSE(stream);
   }
 }
 

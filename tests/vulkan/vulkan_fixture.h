@@ -9,13 +9,21 @@
 //   SYNCBRIDGE_VK_VALIDATION=require (default) | optional | off
 //       require: no validation layer is a test failure; optional: run without it and say so.
 //   SYNCBRIDGE_VK_DEVICE=<index or name substring>   which device (default: the best).
+//   SYNCBRIDGE_VK_REQUIRE_NATIVE=1   a device without the SYNC_FD paths fails the native tests
+//       instead of skipping them (the VM run on a driver that has them sets it).
+//   SYNCBRIDGE_TEST_DEADLINE_S=<s>   a test still running after this long (default 120) ends the
+//       process with a message naming it: a hang fails, it never stalls the suite.
 // No Vulkan loader or no device at all: the test is skipped with the reason.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -62,9 +70,65 @@ inline Result<VulkanLoader>& shared_loader() {
   return loader;
 }
 
+// Fails the running test (and ends the process: a hung thread cannot be taken back) when it is
+// still running at its deadline, naming it and what it was waiting for.
+class TestDeadline {
+ public:
+  TestDeadline() {
+    const int seconds = std::atoi(env_or("SYNCBRIDGE_TEST_DEADLINE_S", "120").c_str());
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    name_ = info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
+    thread_ = std::thread([this, seconds] {
+      std::unique_lock lock(mutex_);
+      if (cv_.wait_for(lock, std::chrono::seconds(seconds > 0 ? seconds : 120), [this] { return done_; })) return;
+      std::fprintf(stderr, "\n[  FAILED  ] %s: still running after %d s (SYNCBRIDGE_TEST_DEADLINE_S); last step: %s\n",
+                   name_.c_str(), seconds, step_.c_str());
+      std::fflush(stderr);
+      std::_Exit(1);
+    });
+  }
+  ~TestDeadline() {
+    {
+      std::lock_guard guard(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void step(std::string what) {
+    std::lock_guard guard(mutex_);
+    step_ = std::move(what);
+  }
+
+ private:
+  std::string name_, step_ = "(none recorded)";
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+inline bool require_native_paths() { return env_or("SYNCBRIDGE_VK_REQUIRE_NATIVE", "0") == "1"; }
+
+// A native-path test on a device without the capability: skipped with the reason, or a failure
+// where SYNCBRIDGE_VK_REQUIRE_NATIVE=1 says the device must have it.
+#define SB_REQUIRE_VK_CAP(cap)                                                                          \
+  do {                                                                                                  \
+    if (!device().has(cap)) {                                                                           \
+      const std::string why_ = std::string("device lacks ") + describe(cap) + " (" +            \
+                               device().description() + ")";                                            \
+      if (require_native_paths()) FAIL() << "SYNCBRIDGE_VK_REQUIRE_NATIVE=1, but the " << why_;         \
+      GTEST_SKIP() << why_;                                                                             \
+    }                                                                                                   \
+  } while (0)
+
 class VulkanTest : public FdLeakCheckedTest {
  protected:
+  // Records what the test is doing, for the deadline's message.
+  void step(std::string what) { deadline_->step(std::move(what)); }
+
   void SetUp() override {
+    deadline_ = std::make_unique<TestDeadline>();
     (void)shared_loader();  // its fds (none stay open) are not the test's
     FdLeakCheckedTest::SetUp();
     auto& loader = shared_loader();
@@ -113,6 +177,7 @@ class VulkanTest : public FdLeakCheckedTest {
       messages_.clear();
     }
     FdLeakCheckedTest::TearDown();
+    deadline_.reset();
   }
 
   // Validation messages so far (and clears them): for tests that expect none midway.
@@ -124,15 +189,34 @@ class VulkanTest : public FdLeakCheckedTest {
   const VulkanDevice& device() const { return ctx_->bridge_device(); }
   VulkanContext& ctx() { return *ctx_; }
 
-  std::unique_ptr<VulkanBridge> make_bridge(VulkanBridgeOptions o = {}) {
+  // The header's teardown rule, kept by every test: a bridge is shut down (its GPU waits
+  // released) and the queue drained before it is destroyed; a stream is destroyed only after
+  // the queue drained (a completion seen through a sync_file does not tell the validation layer
+  // that the batch retired).
+  struct DrainThenDelete {
+    VulkanTest* test = nullptr;
+    void operator()(VulkanBridge* b) const {
+      b->shutdown();
+      test->queue_wait_idle();
+      delete b;
+    }
+    void operator()(VulkanCompletionStream* s) const {
+      test->queue_wait_idle();
+      delete s;
+    }
+  };
+  using BridgePtr = std::unique_ptr<VulkanBridge, DrainThenDelete>;
+  using StreamPtr = std::unique_ptr<VulkanCompletionStream, DrainThenDelete>;
+
+  BridgePtr make_bridge(VulkanBridgeOptions o = {}) {
     auto b = VulkanBridge::create(device(), o);
     EXPECT_TRUE(b.ok()) << (b.ok() ? "" : b.error().describe());
-    return b.ok() ? std::move(*b) : nullptr;
+    return BridgePtr(b.ok() ? b->release() : nullptr, DrainThenDelete{this});
   }
-  std::unique_ptr<VulkanCompletionStream> make_stream(VulkanCompletionStreamOptions o = {}) {
+  StreamPtr make_stream(VulkanCompletionStreamOptions o = {}) {
     auto s = VulkanCompletionStream::create(device(), o);
     EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().describe());
-    return s.ok() ? std::move(*s) : nullptr;
+    return StreamPtr(s.ok() ? s->release() : nullptr, DrainThenDelete{this});
   }
 
   // An empty submission (no command buffers) waiting on `waits` and signaling `signals`.
@@ -211,6 +295,7 @@ class VulkanTest : public FdLeakCheckedTest {
     semaphores_.clear();
   }
 
+  std::unique_ptr<TestDeadline> deadline_;
   std::unique_ptr<VulkanContext> ctx_;
   std::mutex messages_mutex_;
   std::vector<std::string> messages_;

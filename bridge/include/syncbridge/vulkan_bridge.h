@@ -27,11 +27,10 @@
 //   reported by VulkanWait::status().
 //
 // GPU -> CPU (VulkanCompletionStream: prepare() -> VulkanSignal, submitted() -> Fence):
-//   sync_fd_export    the submission signals a binary semaphore (created exportable); right after
-//                     the submit the bridge exports it as a sync_file (an export is a wait
-//                     operation: it unsignals the semaphore, which goes back to the pool; fd -1
-//                     means already signaled) and watches the sync_file with a Watcher.
-//                     Needs sync_fd_semaphore_export.
+//   sync_fd_export    the submission signals a binary semaphore (created exportable); the stream
+//                     exports it as a sync_file (an export is a wait operation: it unsignals the
+//                     semaphore, which goes back to the pool; fd -1 means already signaled) and
+//                     watches the sync_file with a Watcher. Needs sync_fd_semaphore_export.
 //   timeline_wait     the fallback: the submission signals the stream's timeline semaphore at
 //                     its point; a helper thread waits on it (vkWaitSemaphores, ANY with a private
 //                     wake-up semaphore) and advances the stream's core Timeline. A consumer that
@@ -42,14 +41,27 @@
 //   order when the GPU is done. For a kernel sync_file another process can wait on, advance an
 //   exporter from the fence (e.g. on_complete -> SwSyncExporter::signal_to(point)).
 //
+// No deadlock, by design. A driver may block a SYNC_FD export until the submission it covers has
+//   been handed to the kernel (Mesa holds wait-before-signal submissions back until their waits
+//   are pending) or even finished (lavapipe). So submitted() never exports and never waits on
+//   the GPU: exports run in point order on the stream's exporter thread, each only once the
+//   inputs named with VulkanSignal::depends_on() are released, as the spec requires
+//   (VUID-VkSemaphoreGetFdInfoKHR-handleType-03254: every signal operation the export depends
+//   on must have been submitted). The rule for callers: name with depends_on() every VulkanWait
+//   of this library the submission waits on, and signal any semaphore of your own that it waits
+//   on before the work behind it can be needed. Then every call of this header returns without
+//   waiting for the GPU, and a thread may submit gated work, take its completion fence and only
+//   then signal the input. Completion callbacks run on the exporter, watcher or helper thread.
+//
 // Lifetimes. VkDevice > VulkanBridge / VulkanCompletionStream > VulkanWait / VulkanSignal.
 //   - A VulkanWait must live until the submission that waits on it has completed on the GPU
 //     (its semaphore may be imported anew once it is destroyed); or hand it to
 //     VulkanBridge::retire_after(wait, completion_fence), which keeps it until then.
 //   - shutdown() releases every GPU wait still pending (their inputs are reported as
 //     Errc::timeline_closed) and stops the threads; then let the queue drain (vkQueueWaitIdle)
-//     before destroying the bridge, whose destructor destroys the semaphores (it calls
-//     shutdown() itself if you did not).
+//     before destroying the bridge or a stream, whose destructors destroy the semaphores (they
+//     call shutdown() themselves if you did not). A completion fence that signaled through a
+//     sync_file does not tell the validation layer that the batch retired: drain the queue.
 // Threads: every member may be called from any thread. Submissions that use a stream's
 // VulkanSignals must reach the queue in prepare() order (one stream per queue; prepare and
 // submit under the same lock).
@@ -62,6 +74,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "syncbridge/drm_syncobj.h"
 #include "syncbridge/fence.h"
@@ -123,6 +136,7 @@ class VulkanWait {
 
  private:
   friend class VulkanBridge;
+  friend class VulkanSignal;
   friend struct detail::VulkanBridgeCore;
   std::shared_ptr<detail::VulkanWaitState> state_;
   VkSemaphoreSubmitInfo info_{};
@@ -204,10 +218,14 @@ class VulkanSignal {
   const VkSemaphoreSubmitInfo& submit_info() const noexcept { return info_; }
   std::uint64_t point() const noexcept { return point_; }  // on the stream's Timeline
   VulkanCompletionPath path() const noexcept { return path_; }
+  // The submission waits on `input` (borrowed; its state is shared until the export): on
+  // sync_fd_export the export waits until the input is released (see "No deadlock" above).
+  void depends_on(const VulkanWait& input);
 
  private:
   friend class VulkanCompletionStream;
   std::shared_ptr<detail::VulkanStreamCore> stream_;
+  std::vector<std::shared_ptr<detail::VulkanWaitState>> inputs_;
   VkSemaphoreSubmitInfo info_{};
   std::uint64_t point_ = 0;
   VulkanCompletionPath path_ = VulkanCompletionPath::timeline_wait;
@@ -232,7 +250,7 @@ class VulkanCompletionStream {
   // Before vkQueueSubmit2: the next point and what the submission must signal.
   [[nodiscard]] Result<VulkanSignal> prepare();
   // After vkQueueSubmit2 returned VK_SUCCESS: the core fence that signals when the GPU has
-  // finished the submission. sync_fd_export: exports the sync_file here.
+  // finished the submission. Never blocks on the GPU (sync_fd_export: the export is queued).
   [[nodiscard]] Result<Fence> submitted(VulkanSignal&& signal);
   // After a failed submit: the point is signaled by the stream itself (as if done) so later
   // points are not held up. Its fence is not handed out.

@@ -1,0 +1,260 @@
+// The bridge's promise that nothing waits on the GPU behind the caller's back: a thread submits
+// work gated on an input it has not signaled yet, takes the completion fence, and only then
+// signals the input. Every input kind the machine offers, both completion paths, with and
+// without VulkanSignal::depends_on(), from one thread and from many; and pipelines whose frame
+// N+1 is released by frame N's completion. A hang fails through the fixture's deadline.
+#include <functional>
+#include <thread>
+
+#include "kernel_requirement.h"
+#include "syncbridge/drm_device.h"
+#include "syncbridge/sw_sync.h"
+#include "syncbridge/syncobj_exporter.h"
+#include "vulkan_fixture.h"
+
+namespace syncbridge::testing {
+namespace {
+
+enum class InputKind { core_fence, sw_sync_file, syncobj_unsubmitted, syncobj_materialized };
+const char* input_name(InputKind k) {
+  switch (k) {
+    case InputKind::core_fence: return "core Fence";
+    case InputKind::sw_sync_file: return "sw_sync SyncFile";
+    case InputKind::syncobj_unsubmitted: return "syncobj point not yet submitted";
+    case InputKind::syncobj_materialized: return "syncobj point with a pending fence";
+  }
+  return "?";
+}
+
+// One gated input: the wait to submit and how to release it.
+struct Input {
+  VulkanWait wait;
+  std::function<Result<void>()> release;
+};
+
+class VulkanNoDeadlockTest : public VulkanTest {
+ protected:
+  // The kernel sources close before the fixture drains the queue and counts fds: an input never
+  // released (a failed test) is released with an error here rather than hang the drain.
+  void TearDown() override {
+    syncobj_ = SyncobjExporter();
+    drm_ = DrmDevice();
+    sw_sync_ = SwSyncExporter();
+    VulkanTest::TearDown();
+  }
+
+  // The kernel objects that the inputs come from; what the machine lacks is left empty.
+  void open_kernel_sources() {
+    if (auto e = SwSyncExporter::create("no-deadlock")) sw_sync_ = std::move(*e);
+    else sw_sync_error_ = e.error().message();
+    if (auto d = DrmDevice::open_render_node()) {
+      drm_ = std::move(*d);
+      if (auto e = SyncobjExporter::create(drm_, "no-deadlock")) syncobj_ = std::move(*e);
+      else drm_error_ = e.error().message();
+    } else {
+      drm_error_ = d.error().message();
+    }
+  }
+  std::vector<InputKind> kinds_here() const {
+    std::vector<InputKind> k{InputKind::core_fence};
+    if (sw_sync_.valid()) k.push_back(InputKind::sw_sync_file);
+    if (syncobj_.valid()) k.push_back(InputKind::syncobj_unsubmitted);
+    if (syncobj_.valid() && sw_sync_.valid()) k.push_back(InputKind::syncobj_materialized);
+    return k;
+  }
+  // Inside the VM every kind must be there: a missing one is a broken VM, not a skip.
+  void expect_every_kind_in_vm() {
+    if (std::getenv("SYNCBRIDGE_VM") == nullptr) return;
+    EXPECT_TRUE(sw_sync_.valid()) << "no sw_sync in the VM: " << sw_sync_error_;
+    EXPECT_TRUE(syncobj_.valid()) << "no DRM timeline syncobj in the VM: " << drm_error_;
+  }
+
+  // An input at `point` of the kind's source (core timeline `t` for core fences).
+  Result<Input> make_input(VulkanBridge& bridge, InputKind kind, Timeline& t, std::uint64_t point) {
+    Input in;
+    Result<VulkanWait> w = Error(Errc::invalid_argument, EINVAL, "no input");
+    switch (kind) {
+      case InputKind::core_fence: {
+        auto f = t.fence_at(point);
+        if (!f) return std::move(f).error();
+        w = bridge.wait_for(*f);
+        in.release = [&t, point] { return t.signal_to(point); };
+        break;
+      }
+      case InputKind::sw_sync_file: {
+        auto file = sw_sync_.sync_file_at(point);
+        if (!file) return std::move(file).error();
+        w = bridge.wait_for(*file);
+        in.release = [this, point] { return sw_sync_.signal_to(point); };
+        break;
+      }
+      case InputKind::syncobj_unsubmitted:
+        w = bridge.wait_for(syncobj_.syncobj(), point);
+        in.release = [this, point] { return syncobj_.signal_to(point); };
+        break;
+      case InputKind::syncobj_materialized: {
+        // A pending kernel fence (sw_sync) attached at the point: it has materialized.
+        auto file = sw_sync_.sync_file_at(point);
+        if (!file) return std::move(file).error();
+        if (auto r = syncobj_.syncobj().import_sync_file(point, file->fd()); !r) return std::move(r).error();
+        w = bridge.wait_for(syncobj_.syncobj(), point);
+        in.release = [this, point] { return sw_sync_.signal_to(point); };
+        break;
+      }
+    }
+    if (!w) return std::move(w).error();
+    in.wait = std::move(*w);
+    return in;
+  }
+
+  SwSyncExporter sw_sync_;
+  DrmDevice drm_;
+  SyncobjExporter syncobj_;
+  std::string sw_sync_error_, drm_error_;
+};
+
+// The streams to try: the device's best (sync_fd_export where it has it) and the fallback.
+std::vector<VulkanCompletionStreamOptions> stream_variants() {
+  VulkanCompletionStreamOptions best, fallback;
+  fallback.allow_sync_fd_export = false;
+  return {best, fallback};
+}
+
+TEST_F(VulkanNoDeadlockTest, OneThreadSubmitsGatedWorkTakesItsFenceThenSignals) {
+  open_kernel_sources();
+  expect_every_kind_in_vm();
+  auto bridge = make_bridge();
+  ASSERT_TRUE(bridge);
+  std::uint64_t point = 0;  // one sw_sync / syncobj timeline for every combination
+  Timeline t = make_timeline("inputs");
+  for (const auto& options : stream_variants()) {
+    auto stream = make_stream(options);
+    ASSERT_TRUE(stream);
+    for (InputKind kind : kinds_here()) {
+      for (bool name_input : {true, false}) {
+        ++point;
+        const std::string what = std::string(input_name(kind)) + " -> " + path_name(stream->path()) +
+                                 (name_input ? ", depends_on" : ", not named");
+        SCOPED_TRACE(what);
+        step(what + ": wait_for");
+        auto in = make_input(*bridge, kind, t, point);
+        SB_ASSERT_OK(in);
+        step(what + ": prepare + submit");
+        auto sig = stream->prepare();
+        SB_ASSERT_OK(sig);
+        if (name_input) sig->depends_on(in->wait);
+        ASSERT_EQ(submit({in->wait.submit_info()}, {sig->submit_info()}), VK_SUCCESS);
+        step(what + ": submitted (must not wait for the GPU)");
+        auto done = stream->submitted(std::move(*sig));
+        SB_ASSERT_OK(done);
+        EXPECT_EQ(done->status(), FenceStatus::pending) << "the GPU finished before its input was signaled";
+        step(what + ": release the input");
+        SB_ASSERT_OK(in->release());
+        step(what + ": completion fence");
+        auto r = done->wait(20s);
+        SB_ASSERT_OK(r);
+        EXPECT_EQ(*r, WaitStatus::signaled) << "the completion never came back";
+        SB_ASSERT_OK(in->wait.status());
+        queue_wait_idle();
+      }
+    }
+  }
+}
+
+// Frame N+1's input is released by the callback on frame N's completion fence; every frame is
+// submitted before the first input is signaled.
+TEST_F(VulkanNoDeadlockTest, PipelineReleasedByThePreviousFramesCompletion) {
+  open_kernel_sources();
+  expect_every_kind_in_vm();
+  auto bridge = make_bridge();
+  ASSERT_TRUE(bridge);
+  constexpr std::uint64_t frames = 12;
+  std::uint64_t base = 0;
+  for (const auto& options : stream_variants()) {
+    auto stream = make_stream(options);
+    ASSERT_TRUE(stream);
+    for (InputKind kind : kinds_here()) {
+      const std::string what = std::string(input_name(kind)) + " -> " + path_name(stream->path());
+      SCOPED_TRACE(what);
+      step(what + ": submit " + std::to_string(frames) + " gated frames");
+      Timeline t = make_timeline("pipeline");
+      if (base) SB_ASSERT_OK(t.signal_to(base));
+      std::vector<Input> inputs;
+      std::vector<Fence> done;
+      for (std::uint64_t i = 1; i <= frames; ++i) {
+        auto in = make_input(*bridge, kind, t, base + i);
+        SB_ASSERT_OK(in);
+        auto sig = stream->prepare();
+        SB_ASSERT_OK(sig);
+        sig->depends_on(in->wait);
+        ASSERT_EQ(submit({in->wait.submit_info()}, {sig->submit_info()}), VK_SUCCESS);
+        auto d = stream->submitted(std::move(*sig));
+        SB_ASSERT_OK(d);
+        done.push_back(*d);
+        inputs.push_back(std::move(*in));
+      }
+      std::vector<CallbackRegistration> chain;
+      std::atomic<int> release_failures{0};
+      for (std::uint64_t i = 0; i + 1 < frames; ++i) {
+        auto reg = done[i].on_complete([&inputs, &release_failures, i](const Fence&) {
+          if (!inputs[i + 1].release()) ++release_failures;
+        });
+        SB_ASSERT_OK(reg);
+        chain.push_back(std::move(*reg));
+      }
+      step(what + ": release frame 1, wait for the last");
+      SB_ASSERT_OK(inputs[0].release());
+      auto r = done.back().wait(60s);
+      SB_ASSERT_OK(r);
+      EXPECT_EQ(*r, WaitStatus::signaled);
+      EXPECT_EQ(release_failures.load(), 0);
+      for (auto& d : done) EXPECT_EQ(d.status(), FenceStatus::signaled);
+      queue_wait_idle();
+      chain.clear();
+      base += frames;
+    }
+  }
+}
+
+// Many threads, each submitting (under the queue's lock, in prepare() order) work gated on its
+// own input, then signaling it; on one bridge and one stream.
+TEST_F(VulkanNoDeadlockTest, ManyThreadsEachSignalTheirOwnInputAfterSubmitting) {
+  auto bridge = make_bridge();
+  auto stream = make_stream();
+  ASSERT_TRUE(bridge && stream);
+  constexpr int threads = 4, rounds = 16;
+  std::mutex submit_mutex;
+  std::atomic<int> failures{0};
+  step(std::string("4 threads x 16 gated submissions on ") + path_name(stream->path()));
+  std::vector<std::thread> workers;
+  for (int w = 0; w < threads; ++w) {
+    workers.emplace_back([&, w] {
+      auto t = Timeline::create({.name = "worker-" + std::to_string(w)});
+      if (!t) return (void)++failures;
+      for (std::uint64_t i = 1; i <= rounds; ++i) {
+        auto f = t->fence_at(i);
+        if (!f) return (void)++failures;
+        auto wait = bridge->wait_for(*f);
+        if (!wait) return (void)++failures;
+        Result<Fence> done = Error(Errc::invalid_argument, EINVAL, "not submitted");
+        {
+          std::lock_guard guard(submit_mutex);
+          auto sig = stream->prepare();
+          if (!sig) return (void)++failures;
+          sig->depends_on(*wait);
+          if (submit({wait->submit_info()}, {sig->submit_info()}) != VK_SUCCESS) return (void)++failures;
+          done = stream->submitted(std::move(*sig));
+        }
+        if (!done || !t->signal_to(i)) return (void)++failures;
+        auto r = done->wait(20s);
+        if (!r || *r != WaitStatus::signaled) return (void)++failures;
+      }
+    });
+  }
+  for (auto& th : workers) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  queue_wait_idle();
+}
+
+}  // namespace
+}  // namespace syncbridge::testing
