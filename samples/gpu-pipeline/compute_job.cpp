@@ -128,7 +128,43 @@ Result<std::unique_ptr<ComputeJob>> ComputeJob::create(syncbridge::VulkanContext
   std::unique_ptr<ComputeJob> job(new ComputeJob(ctx));
   fns() = load(ctx);
   if (auto r = job->init(slots, elements); !r) return std::move(r).error();
+  if (auto r = job->reset_queries(); !r) return std::move(r).error();
   return job;
+}
+
+// Once, before any frame: a query is unreadable until it was first reset, and gpu_state() may
+// look at a slot before its first command buffer (which resets its queries) has run.
+Result<void> ComputeJob::reset_queries() {
+  last_start_ = std::make_unique<std::atomic<std::uint64_t>[]>(slots_.size());
+  for (std::size_t s = 0; s < slots_.size(); ++s) last_start_[s] = ~0ull;
+  if (!timestamps_) return {};
+  auto& f = fns();
+  VkCommandBufferAllocateInfo cbai{};
+  cbai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+  cbai.commandPool = command_pool_;
+  cbai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  cbai.commandBufferCount = 1;
+  VkCommandBuffer cmd = VK_NULL_HANDLE;  // freed with the pool
+  if (VkResult r = f.allocate_command_buffers(ctx_.device(), &cbai, &cmd); r != VK_SUCCESS)
+    return vulkan_error(r, "vkAllocateCommandBuffers");
+  VkCommandBufferBeginInfo cbbi{};
+  cbbi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+  cbbi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  if (VkResult r = f.begin(cmd, &cbbi); r != VK_SUCCESS) return vulkan_error(r, "vkBeginCommandBuffer");
+  f.cmd_reset_query_pool(cmd, query_pool_, 0, 2 * slots());
+  if (VkResult r = f.end(cmd); r != VK_SUCCESS) return vulkan_error(r, "vkEndCommandBuffer");
+  VkCommandBufferSubmitInfo cbi{};
+  cbi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO;
+  cbi.commandBuffer = cmd;
+  VkSubmitInfo2 si{};
+  si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2;
+  si.commandBufferInfoCount = 1;
+  si.pCommandBufferInfos = &cbi;
+  std::lock_guard guard(ctx_.queue_mutex());
+  if (VkResult r = f.queue_submit2(ctx_.queue(), 1, &si, VK_NULL_HANDLE); r != VK_SUCCESS)
+    return vulkan_error(r, "vkQueueSubmit2");
+  if (VkResult r = f.queue_wait_idle(ctx_.queue()); r != VK_SUCCESS) return vulkan_error(r, "vkQueueWaitIdle");
+  return {};
 }
 
 Result<VkBuffer> ComputeJob::make_buffer(VkDeviceMemory& memory, void*& map, VkDeviceSize size) {
@@ -370,7 +406,19 @@ std::optional<std::pair<std::int64_t, std::int64_t>> ComputeJob::gpu_times(std::
   const VkResult r = fns().get_query_results(ctx_.device(), query_pool_, 2 * slot, 2, sizeof(ts), ts, sizeof(std::uint64_t),
                                              VK_QUERY_RESULT_64_BIT);
   if (r != VK_SUCCESS) return std::nullopt;
+  last_start_[slot].store(ts[0]);
   return std::make_pair(to_monotonic_ns(ts[0]), to_monotonic_ns(ts[1]));
+}
+
+ComputeJob::GpuState ComputeJob::gpu_state(std::uint32_t slot) {
+  if (!timestamps_) return GpuState::unknown;
+  // {start, its availability, end, its availability}; without WAIT_BIT an unavailable query
+  // leaves its value alone and only its availability (0) is written.
+  std::uint64_t q[4] = {0, 0, 0, 0};
+  (void)fns().get_query_results(ctx_.device(), query_pool_, 2 * slot, 2, sizeof(q), q, 2 * sizeof(std::uint64_t),
+                                VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WITH_AVAILABILITY_BIT);
+  if (!q[1] || q[0] == last_start_[slot].load()) return GpuState::not_started;
+  return q[3] ? GpuState::finished : GpuState::running;
 }
 
 VkResult ComputeJob::submit(std::uint32_t slot, const std::vector<VkSemaphoreSubmitInfo>& waits,

@@ -7,6 +7,7 @@
 
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -41,6 +42,11 @@ class ComputeJob {
   const std::string& timestamp_note() const { return timestamp_note_; }
   // The slot's last GPU start and end, in CLOCK_MONOTONIC nanoseconds.
   std::optional<std::pair<std::int64_t, std::int64_t>> gpu_times(std::uint32_t slot);
+  // Where the slot's current submission is on the GPU, without waiting (for a stall report;
+  // any thread). Told apart by its timestamps: until its command buffer starts, the slot's
+  // queries hold the values of the slot's previous frame, the one gpu_times() read last.
+  enum class GpuState { unknown, not_started, running, finished };  // unknown: no timestamps
+  GpuState gpu_state(std::uint32_t slot);
 
   // Plain timeline semaphores for the baseline (no bridge): made and destroyed here.
   VkSemaphore make_timeline_semaphore();
@@ -51,6 +57,7 @@ class ComputeJob {
  private:
   explicit ComputeJob(syncbridge::VulkanContext& ctx) : ctx_(ctx) {}
   syncbridge::Result<void> init(std::uint32_t slots, std::uint32_t elements);
+  syncbridge::Result<void> reset_queries();
   syncbridge::Result<VkBuffer> make_buffer(VkDeviceMemory& memory, void*& map, VkDeviceSize size);
   std::int64_t to_monotonic_ns(std::uint64_t ticks) const;
 
@@ -79,6 +86,8 @@ class ComputeJob {
   double period_ns_ = 1.0;
   std::uint64_t timestamp_mask_ = ~0ull;
   std::int64_t cal_gpu_ns_ = 0, cal_cpu_ns_ = 0;
+  // Per slot, the raw start timestamp gpu_times() read last (~0: none yet).
+  std::unique_ptr<std::atomic<std::uint64_t>[]> last_start_;
   PFN_vkGetCalibratedTimestampsEXT get_calibrated_ = nullptr;
 };
 

@@ -10,11 +10,17 @@
 //   syncbridge-gpu-pipeline [--backend auto|sw_sync|syncobj|host] [--frames N]
 //                           [--frames-in-flight N] [--device INDEX|NAME] [--elements N]
 //                           [--rounds N] [--validate] [--no-baseline] [--json]
+//                           [--stall-timeout SECONDS] [--trace FILE]
+//                           [--require-wait-path NAME] [--require-completion-path NAME]
 // Rounds alternate bridge and baseline runs (default 3 of each) so that a noisy machine hurts
-// both alike; the statistics pool the rounds.
+// both alike; the statistics pool the rounds. A run that makes no progress for the stall
+// timeout is reported (frame, stage, paths) and the program exits: it never hangs silently.
 //
-// Exit status: 0 verified; 1 wrong data or a failed frame; 2 usage; 3 the requested backend is
-// unsupported on this machine; 4 no usable Vulkan (loader, device, features).
+// Exit status: 0 verified; 1 wrong data, a failed or stalled frame; 2 usage; 3 the requested
+// backend is unsupported on this machine; 4 no usable Vulkan (loader, device, features); 5 the
+// bridge did not take a path that --require-wait-path / --require-completion-path asked for.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -24,14 +30,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "compute_job.h"
+#include "frame_sync.h"
 #include "json_text.h"
+#include "pipeline.h"
+#include "run_monitor.h"
+#include "trace.h"
 #include "syncbridge/drm_device.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/syncobj_exporter.h"
@@ -44,11 +54,6 @@ namespace gpu_pipeline {
 namespace {
 
 using namespace syncbridge;
-using Clock = std::chrono::steady_clock;
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
 
 struct Options {
   std::string backend = "auto";
@@ -60,6 +65,13 @@ struct Options {
   bool json = false;
   bool validate = false;
   bool baseline = true;
+  double stall_timeout_s = 10;  // 0: no watchdog, and waits without a deadline
+  std::string trace;            // --trace FILE ("": none)
+  std::string require_wait_path, require_completion_path;  // "": anything goes
+
+  std::chrono::nanoseconds stall_timeout() const {
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(stall_timeout_s * 1e9));
+  }
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -67,9 +79,14 @@ struct Options {
   std::fprintf(stderr,
                "usage: syncbridge-gpu-pipeline [--backend auto|sw_sync|syncobj|host] [--frames N]\n"
                "         [--frames-in-flight N] [--device INDEX|NAME] [--elements N] [--rounds N]\n"
-               "         [--validate] [--no-baseline] [--json]\n"
+               "         [--validate] [--no-baseline] [--json] [--stall-timeout SECONDS] [--trace FILE]\n"
+               "         [--require-wait-path sync_fd_import|syncobj_timeline|host_signal]\n"
+               "         [--require-completion-path sync_fd_export|timeline_wait]\n"
                "Each round runs the frames through the bridge, then through the baseline (a plain\n"
-               "host-signaled timeline semaphore, no bridge); statistics pool every round.\n");
+               "host-signaled timeline semaphore, no bridge); statistics pool every round.\n"
+               "--stall-timeout (default 10, 0: off): no frame progress for that long reports the\n"
+               "stuck frame and its stage and exits 1. --trace writes Chrome trace-event JSON\n"
+               "(Perfetto UI, chrome://tracing). --require-*-path: exit 5 when the bridge took another.\n");
   std::exit(2);
 }
 
@@ -82,6 +99,25 @@ std::uint32_t parse_u32(const char* s, const char* what, std::uint32_t min, std:
     usage(msg.c_str());
   }
   return static_cast<std::uint32_t>(v);
+}
+
+double parse_seconds(const char* s, const char* what) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(s, &end);
+  if (errno || !end || end == s || *end || !(v >= 0 && v <= 86400))
+    usage((std::string("bad ") + what + ": " + s).c_str());
+  return v;
+}
+
+// The names path_name() prints, so that the library and this option never disagree.
+void check_path_name(const std::string& name, const char* option, std::initializer_list<const char*> names) {
+  std::string list;
+  for (const char* n : names) {
+    if (name == n) return;
+    list += (list.empty() ? "" : ", ") + std::string(n);
+  }
+  usage((std::string(option) + " must be one of " + list).c_str());
 }
 
 Options parse(int argc, char** argv) {
@@ -101,48 +137,26 @@ Options parse(int argc, char** argv) {
     else if (a == "--json") o.json = true;
     else if (a == "--validate") o.validate = true;
     else if (a == "--no-baseline") o.baseline = false;
+    else if (a == "--stall-timeout") o.stall_timeout_s = parse_seconds(value(), "--stall-timeout");
+    else if (a == "--trace") o.trace = value();
+    else if (a == "--require-wait-path") o.require_wait_path = value();
+    else if (a == "--require-completion-path") o.require_completion_path = value();
     else if (a == "--help" || a == "-h") usage(nullptr);
     else usage(("unknown option " + a).c_str());
   }
   if (o.backend != "auto" && o.backend != "sw_sync" && o.backend != "syncobj" && o.backend != "host")
     usage("--backend must be auto, sw_sync, syncobj or host");
+  if (!o.require_wait_path.empty())
+    check_path_name(o.require_wait_path, "--require-wait-path",
+                    {path_name(VulkanWaitPath::sync_fd_import), path_name(VulkanWaitPath::syncobj_timeline),
+                     path_name(VulkanWaitPath::host_signal)});
+  if (!o.require_completion_path.empty())
+    check_path_name(o.require_completion_path, "--require-completion-path",
+                    {path_name(VulkanCompletionPath::sync_fd_export), path_name(VulkanCompletionPath::timeline_wait)});
   return o;
 }
 
-std::uint32_t lowbias32(std::uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x7feb352du;
-  x ^= x >> 15;
-  x *= 0x846ca68bu;
-  x ^= x >> 16;
-  return x;
-}
-std::uint32_t input_value(std::uint64_t frame, std::uint32_t k) {
-  return static_cast<std::uint32_t>(frame) * 0x9E3779B9u + k * 0x85EBCA6Bu + 1u;
-}
-
-// ---- the synchronisation under test: the bridge (one of three backends) or the baseline
-
-class FrameSync {
- public:
-  virtual ~FrameSync() = default;
-  // Submitter, before vkQueueSubmit2 of point's frame: what it waits on and signals.
-  virtual Result<void> prepare(std::uint64_t point, std::vector<VkSemaphoreSubmitInfo>& waits,
-                               std::vector<VkSemaphoreSubmitInfo>& signals) = 0;
-  // Submitter, after the submit (VK_SUCCESS).
-  virtual Result<void> submitted(std::uint64_t point) = 0;
-  // Producer: the input of point is ready.
-  virtual Result<void> signal(std::uint64_t point) = 0;
-  // Consumer: block until point's frame is done on the GPU.
-  virtual Result<void> wait_done(std::uint64_t point) = 0;
-  // After the consumer is done with point: release what the frame held.
-  virtual void retire(std::uint64_t point) = 0;
-  virtual std::string wait_path() const = 0;
-  virtual std::string completion_path() const = 0;
-  virtual std::uint64_t input_errors() const { return 0; }
-  // After a failure: release every GPU wait so that the queue drains.
-  virtual void release_all(std::uint64_t last_point) = 0;
-};
+// ---- the synchronisation under test (FrameSync, frame_sync.h): the bridge or the baseline
 
 class BaselineSync final : public FrameSync {
  public:
@@ -166,9 +180,12 @@ class BaselineSync final : public FrameSync {
   void release_all(std::uint64_t last_point) override {
     if (signaled_.load() < last_point) (void)job_.host_signal(in_, last_point);
   }
-  Result<void> wait_done(std::uint64_t point) override {
-    if (VkResult r = job_.host_wait(done_, point, UINT64_MAX); r != VK_SUCCESS) return vulkan_error(r, "vkWaitSemaphores");
-    return {};
+  Result<WaitStatus> wait_done(std::uint64_t point, std::chrono::nanoseconds timeout) override {
+    const auto ns = timeout == wait_forever ? UINT64_MAX : static_cast<std::uint64_t>(timeout.count());
+    const VkResult r = job_.host_wait(done_, point, ns);
+    if (r == VK_TIMEOUT) return WaitStatus::timed_out;
+    if (r != VK_SUCCESS) return vulkan_error(r, "vkWaitSemaphores");
+    return WaitStatus::signaled;
   }
   void retire(std::uint64_t) override {}
   std::string wait_path() const override { return "plain host-signaled timeline semaphore"; }
@@ -260,10 +277,11 @@ class BridgeSync final : public FrameSync {
     }
     if (!w) return std::move(w).error();
     f.wait = std::move(*w);
-    wait_path_ = path_name(f.wait.path());
+    wait_paths_.fetch_or(1u << static_cast<unsigned>(f.wait.path()), std::memory_order_relaxed);
     auto sig = stream_->prepare();
     if (!sig) return std::move(sig).error();
     f.signal = std::move(*sig);
+    f.signal.depends_on(f.wait);  // a SYNC_FD export waits for this input's release
     waits.push_back(f.wait.submit_info());
     signals.push_back(f.signal.submit_info());
     return {};
@@ -283,12 +301,10 @@ class BridgeSync final : public FrameSync {
     }
     return {};
   }
-  Result<void> wait_done(std::uint64_t point) override {
+  Result<WaitStatus> wait_done(std::uint64_t point, std::chrono::nanoseconds timeout) override {
     // The stream's own wait: on timeline_wait it waits on the semaphore on this thread, which
     // saves the helper thread's wake-up; frames_[point].done is signaled at the same moment.
-    auto r = stream_->wait(point, wait_forever);
-    if (!r) return std::move(r).error();
-    return {};
+    return stream_->wait(point, timeout);
   }
   void retire(std::uint64_t point) override {
     Frame& f = frames_[point];
@@ -296,7 +312,15 @@ class BridgeSync final : public FrameSync {
     f.wait = VulkanWait();  // the GPU is done with it
     f.done = Fence();
   }
-  std::string wait_path() const override { return wait_path_; }
+  // Every path the run's waits took: "sync_fd_import+host_signal" when an import the driver
+  // refused fell back, so that a mixed run never passes for a native one.
+  std::string wait_path() const override {
+    std::string names;
+    for (auto p : {VulkanWaitPath::sync_fd_import, VulkanWaitPath::syncobj_timeline, VulkanWaitPath::host_signal})
+      if (wait_paths_.load() & (1u << static_cast<unsigned>(p)))
+        names += (names.empty() ? "" : "+") + std::string(path_name(p));
+    return names.empty() ? "?" : names;
+  }
   std::string completion_path() const override { return path_name(stream_->path()); }
   std::uint64_t input_errors() const override { return input_errors_; }
   void release_all(std::uint64_t last_point) override {
@@ -325,119 +349,10 @@ class BridgeSync final : public FrameSync {
   std::unique_ptr<VulkanCompletionStream> stream_;
   VulkanSyncobjTimeline imported_;
   std::vector<Frame> frames_;
-  std::string wait_path_ = "?";
+  std::atomic<std::uint32_t> wait_paths_{0};  // bit per VulkanWaitPath; read by the stall report
   std::uint64_t input_errors_ = 0;
   std::vector<std::string> notes_;
 };
-
-// ---- one run: producer, submitter and consumer threads over the same ComputeJob
-
-struct FrameRecord {
-  std::int64_t signal_ns = 0, gpu_start_ns = 0, gpu_end_ns = 0, done_ns = 0;
-};
-
-struct RunResult {
-  std::string name, wait_path, completion_path;
-  std::vector<FrameRecord> frames;
-  std::uint64_t bad_frames = 0, input_errors = 0;
-  std::string first_error;
-  double seconds = 0;
-};
-
-RunResult run(ComputeJob& job, FrameSync& sync, const Options& o, const std::string& name) {
-  RunResult res;
-  res.name = name;
-  res.frames.resize(o.frames);
-  const std::uint32_t slots = job.slots();
-  std::atomic<std::uint64_t> queued{0}, consumed{0};
-  std::atomic<bool> abort{false};
-  std::string error_text;
-  std::mutex error_mutex;
-  auto fail = [&](const std::string& what) {
-    std::lock_guard guard(error_mutex);
-    if (error_text.empty()) error_text = what;
-    abort = true;
-    queued.notify_all();
-    consumed.notify_all();
-  };
-  auto wait_for_value = [&](std::atomic<std::uint64_t>& a, std::uint64_t at_least) {
-    for (std::uint64_t v = a.load(); v < at_least && !abort; v = a.load()) a.wait(v);
-    return !abort;
-  };
-  job.calibrate();
-
-  std::thread producer([&] {
-    for (std::uint32_t i = 0; i < o.frames; ++i) {
-      if (!wait_for_value(queued, i + 1)) return;  // the GPU is already waiting on frame i
-      std::uint32_t* in = job.input(i % slots);
-      for (std::uint32_t k = 0; k < job.elements(); ++k) in[k] = input_value(i, k);
-      res.frames[i].signal_ns = now_ns();
-      if (auto r = sync.signal(i + 1); !r) return fail("signal " + std::to_string(i + 1) + ": " + r.error().describe());
-    }
-  });
-  std::thread consumer([&] {
-    for (std::uint32_t i = 0; i < o.frames; ++i) {
-      if (!wait_for_value(queued, i + 1)) return;
-      if (auto r = sync.wait_done(i + 1); !r) return fail("frame " + std::to_string(i) + ": " + r.error().describe());
-      res.frames[i].done_ns = now_ns();
-      const std::uint32_t slot = i % slots;
-      if (auto t = job.gpu_times(slot)) {
-        res.frames[i].gpu_start_ns = t->first;
-        res.frames[i].gpu_end_ns = t->second;
-      }
-      const std::uint32_t* out = job.output(slot);
-      bool good = true;
-      for (std::uint32_t k = 0; k < job.elements(); ++k) {
-        const std::uint32_t want = lowbias32(input_value(i, k)) + k;
-        if (out[k] != want) {
-          good = false;
-          std::lock_guard guard(error_mutex);
-          if (res.first_error.empty()) {
-            char buf[160];
-            std::snprintf(buf, sizeof buf, "frame %u element %u: got 0x%08x, want 0x%08x", i, k, out[k], want);
-            res.first_error = buf;
-          }
-          break;
-        }
-      }
-      if (!good) ++res.bad_frames;
-      sync.retire(i + 1);
-      consumed.store(i + 1);
-      consumed.notify_all();
-    }
-  });
-
-  const std::int64_t start = now_ns();
-  for (std::uint32_t i = 0; i < o.frames && !abort; ++i) {
-    if (i >= slots && !wait_for_value(consumed, i - slots + 1)) break;  // the slot is free
-    std::vector<VkSemaphoreSubmitInfo> waits, signals;
-    if (auto r = sync.prepare(i + 1, waits, signals); !r) {
-      fail("prepare " + std::to_string(i + 1) + ": " + r.error().describe());
-      break;
-    }
-    if (VkResult r = job.submit(i % slots, waits, signals); r != VK_SUCCESS) {
-      fail(vulkan_error(r, "vkQueueSubmit2").describe());
-      break;
-    }
-    if (auto r = sync.submitted(i + 1); !r) {
-      fail("submitted " + std::to_string(i + 1) + ": " + r.error().describe());
-      break;
-    }
-    queued.store(i + 1);
-    queued.notify_all();
-  }
-  producer.join();
-  if (abort) sync.release_all(o.frames);  // whatever the GPU may still wait on: let it drain
-  consumer.join();
-  res.seconds = static_cast<double>(now_ns() - start) / 1e9;
-  job.wait_idle();
-  res.wait_path = sync.wait_path();
-  res.completion_path = sync.completion_path();
-  res.input_errors = sync.input_errors();
-  if (!error_text.empty() && res.first_error.empty()) res.first_error = error_text;
-  if (!error_text.empty()) res.bad_frames = std::max<std::uint64_t>(res.bad_frames, 1);
-  return res;
-}
 
 // ---- statistics
 
@@ -615,8 +530,199 @@ Result<Choice> choose(const std::string& wanted, const VulkanDevice& dev) {
   return c;
 }
 
+// ---- the rounds
+
+struct Rounds {
+  std::vector<RunResult> bridged, base;
+  std::vector<std::string> notes;
+};
+
+RunSetup run_setup(const Options& o, Backend backend, std::int64_t program_start_ns) {
+  RunSetup s;
+  s.backend = backend_name(backend);
+  s.rounds = o.rounds;
+  s.frames = o.frames;
+  s.stall_timeout = o.stall_timeout();
+  s.progress_line = !o.json && isatty(STDERR_FILENO);
+  s.program_start_ns = program_start_ns;
+  return s;
+}
+
+// Each round: a bridge run, then a baseline run. An exit status when one could not be set up.
+std::optional<int> run_rounds(ComputeJob& job, const VulkanDevice& dev, const Options& o, Choice& choice,
+                              std::int64_t program_start_ns, Rounds& out) {
+  const Backend backend = choice.backend;
+  RunSetup setup = run_setup(o, backend, program_start_ns);
+  for (std::uint32_t round = 0; round < o.rounds; ++round) {
+    setup.round = round + 1;
+    if (round > 0) {  // fresh kernel objects for each round's fresh points
+      auto again = choose(backend_name(backend), dev);
+      if (!again) {
+        std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", again.error().message().c_str());
+        return 1;
+      }
+      choice = std::move(*again);
+    }
+    {
+      auto sync = BridgeSync::create(dev, backend, std::move(choice.kernel), o.frames);
+      if (!sync) {
+        std::fprintf(stderr, "syncbridge-gpu-pipeline: bridge: %s\n", sync.error().describe().c_str());
+        return 1;
+      }
+      if (round == 0)
+        for (const auto& n : (*sync)->notes()) out.notes.push_back(n);
+      setup.name = std::string("bridge/") + backend_name(backend);
+      setup.backend = backend_name(backend);
+      out.bridged.push_back(run_pipeline(job, **sync, setup));
+    }
+    if (o.baseline) {
+      BaselineSync sync(job);
+      if (!sync.ok()) {
+        std::fprintf(stderr, "syncbridge-gpu-pipeline: baseline semaphores could not be created\n");
+        return 1;
+      }
+      setup.name = "baseline";
+      setup.backend = "none (baseline, no bridge)";
+      out.base.push_back(run_pipeline(job, sync, setup));
+    }
+  }
+  return std::nullopt;
+}
+
+// --trace: the runs in the order they ran (each round: bridge, then baseline).
+bool write_trace(TraceWriter& trace, const Rounds& rounds) {
+  std::vector<const RunResult*> order;
+  for (std::size_t i = 0; i < rounds.bridged.size(); ++i) {
+    order.push_back(&rounds.bridged[i]);
+    if (i < rounds.base.size()) order.push_back(&rounds.base[i]);
+  }
+  trace.write_runs(order);
+  std::string why;
+  if (trace.close(why)) return true;
+  std::fprintf(stderr, "syncbridge-gpu-pipeline: --trace %s\n", why.c_str());
+  return false;
+}
+
+// ---- --require-wait-path / --require-completion-path
+
+// Why the bridge may not have taken `wanted` here (the report's notes say more).
+std::string why_not_path(const std::string& wanted, Backend backend, VulkanCaps caps) {
+  if (wanted == path_name(VulkanWaitPath::sync_fd_import)) {
+    if (backend != Backend::sw_sync) return "only --backend sw_sync hands the bridge sync_files to import";
+    if (!has(caps, VulkanCaps::sync_fd_semaphore_import)) return "the device cannot import a SYNC_FD semaphore";
+  } else if (wanted == path_name(VulkanWaitPath::syncobj_timeline)) {
+    if (backend != Backend::syncobj) return "only --backend syncobj hands the bridge syncobj points";
+    if (!has(caps, VulkanCaps::opaque_fd_maybe_syncobj)) return "the driver's OPAQUE_FD semaphores are not DRM syncobjs";
+  } else if (wanted == path_name(VulkanWaitPath::host_signal)) {
+    return "the device waits on this backend's kernel fences natively; --backend host always takes host_signal";
+  } else if (wanted == path_name(VulkanCompletionPath::sync_fd_export)) {
+    if (!has(caps, VulkanCaps::sync_fd_semaphore_export)) return "the device cannot export a SYNC_FD semaphore";
+  } else if (wanted == path_name(VulkanCompletionPath::timeline_wait)) {
+    return "the device exports SYNC_FD semaphores, so the completion stream takes sync_fd_export";
+  }
+  return "the bridge fell back at run time (see the report's notes)";
+}
+
+// "" when every bridge run took the required paths; else which run took what, and why.
+std::string unmet_requirement(const Options& o, const std::vector<RunResult>& runs, Backend backend, VulkanCaps caps) {
+  for (const RunResult& r : runs) {
+    const bool wait_ok = o.require_wait_path.empty() || r.wait_path == o.require_wait_path;
+    const bool completion_ok = o.require_completion_path.empty() || r.completion_path == o.require_completion_path;
+    if (wait_ok && completion_ok) continue;
+    const std::string& wanted = wait_ok ? o.require_completion_path : o.require_wait_path;
+    return std::string(wait_ok ? "--require-completion-path " : "--require-wait-path ") + wanted + ": the " + r.name +
+           " run (round " + std::to_string(r.round) + ") took " + (wait_ok ? r.completion_path : r.wait_path) + ": " +
+           why_not_path(wanted, backend, caps) + " (device caps: " + describe(caps) + ")";
+  }
+  return "";
+}
+
+// ---- the report
+
+struct Report {
+  const Options& o;
+  const VulkanDevice& dev;
+  Backend backend;
+  const std::vector<std::string>& notes;
+  const RunResult &bridged, &base;
+  const Summary &bs, &ss;
+  bool verified;
+  int validation_errors;
+  const std::string& unmet;  // see unmet_requirement()
+};
+
+std::string or_null(const std::string& s) { return s.empty() ? "null" : json_str(s); }
+
+void print_json(const Report& r) {
+  const auto& rep = r.dev.report();
+  const Options& o = r.o;
+  std::string j = "{\n";
+  j += "  \"device\": {\"name\": " + json_str(rep.device_name) + ", \"driver\": " +
+       json_str(vulkan_driver_id_name(rep.driver_id)) + ", \"driver_info\": " + json_str(rep.driver_info) +
+       ", \"api_version\": " + json_str(vulkan_version_string(rep.api_version)) +
+       ", \"caps\": " + json_str(describe(r.dev.caps())) + "},\n";
+  j += "  \"backend\": " + json_str(backend_name(r.backend)) + ", \"requested\": " + json_str(o.backend) + ",\n";
+  j += "  \"wait_path\": " + json_str(r.bridged.wait_path) + ", \"completion_path\": " +
+       json_str(r.bridged.completion_path) + ",\n";
+  j += "  \"required\": {\"wait_path\": " + or_null(o.require_wait_path) + ", \"completion_path\": " +
+       or_null(o.require_completion_path) + ", \"met\": " + (r.unmet.empty() ? "true" : "false") +
+       ", \"why_not\": " + or_null(r.unmet) + "},\n";
+  j += "  \"frames\": " + std::to_string(o.frames) + ", \"rounds\": " + std::to_string(o.rounds) +
+       ", \"frames_in_flight\": " + std::to_string(o.in_flight) + ", \"elements\": " + std::to_string(o.elements) +
+       ", \"validation\": " + (o.validate ? "true" : "false") + ",\n";
+  j += "  \"verified\": " + std::string(r.verified ? "true" : "false") +
+       ", \"validation_errors\": " + std::to_string(r.validation_errors) + ",\n";
+  j += "  \"bridge\": " + run_json(r.bridged, r.bs) + ",\n";
+  j += "  \"baseline\": " + (o.baseline ? run_json(r.base, r.ss) : std::string("null")) + ",\n";
+  j += "  \"added_median_us\": {\"signal_to_gpu_start\": " +
+       (o.baseline ? num(r.bs.to_gpu_start.p50 - r.ss.to_gpu_start.p50) : "null") + ", \"signal_to_cpu_done\": " +
+       (o.baseline ? num(r.bs.to_cpu_done.p50 - r.ss.to_cpu_done.p50) : "null") + "},\n";
+  j += "  \"notes\": [";
+  for (std::size_t i = 0; i < r.notes.size(); ++i) j += (i ? ", " : "") + json_str(r.notes[i]);
+  j += "]\n}\n";
+  std::fputs(j.c_str(), stdout);
+}
+
+void print_run(const char* title, const RunResult& r, const Summary& s) {
+  std::printf("  %s: %s, %.1f frames/s\n", title, r.bad_frames ? "WRONG DATA" : "verified", s.throughput_fps);
+  print_stats("CPU signal -> GPU start", s.to_gpu_start);
+  print_stats("CPU signal -> CPU sees done", s.to_cpu_done);
+  print_stats("GPU ready -> GPU start", s.gpu_wake);
+  if (!r.first_error.empty()) std::printf("    first error: %s\n", r.first_error.c_str());
+}
+
+void print_text(const Report& r) {
+  const auto& rep = r.dev.report();
+  const Options& o = r.o;
+  std::printf("device:   %s (%s, %s, Vulkan %s)\n", rep.device_name.c_str(), vulkan_driver_id_name(rep.driver_id),
+              rep.driver_info.c_str(), vulkan_version_string(rep.api_version).c_str());
+  std::printf("caps:     %s\n", describe(r.dev.caps()).c_str());
+  std::printf("backend:  %s (requested %s)\n", backend_name(r.backend), o.backend.c_str());
+  std::printf("paths:    CPU->GPU %s, GPU->CPU %s\n", r.bridged.wait_path.c_str(), r.bridged.completion_path.c_str());
+  if (!o.require_wait_path.empty() || !o.require_completion_path.empty())
+    std::printf("required: CPU->GPU %s, GPU->CPU %s: %s\n",
+                o.require_wait_path.empty() ? "any" : o.require_wait_path.c_str(),
+                o.require_completion_path.empty() ? "any" : o.require_completion_path.c_str(),
+                r.unmet.empty() ? "met" : "NOT MET");
+  for (const auto& n : r.notes) std::printf("note:     %s\n", n.c_str());
+  std::printf("frames:   %u x %u rounds, %u elements, %u in flight\n", o.frames, o.rounds, o.elements, o.in_flight);
+  print_run(("bridge/" + std::string(backend_name(r.backend))).c_str(), r.bridged, r.bs);
+  if (o.baseline) {
+    print_run("baseline (plain timeline semaphore)", r.base, r.ss);
+    std::printf("  added median: %+.1f us to GPU start, %+.1f us to CPU done\n",
+                r.bs.to_gpu_start.p50 - r.ss.to_gpu_start.p50, r.bs.to_cpu_done.p50 - r.ss.to_cpu_done.p50);
+  }
+  std::printf("result:   %s\n", r.verified ? "VERIFIED" : "FAILED");
+}
+
+// ---- main
+
 int main_impl(int argc, char** argv) {
+  const std::int64_t program_start_ns = now_ns();
   const Options o = parse(argc, argv);
+  std::unique_ptr<TraceWriter> trace;  // opened first: a path that cannot be written fails at once
+  if (std::string why; !o.trace.empty() && !(trace = TraceWriter::open(o.trace, why)))
+    usage(("--trace " + why).c_str());
   auto loader = VulkanLoader::open();
   if (!loader) {
     std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", loader.error().message().c_str());
@@ -652,93 +758,25 @@ int main_impl(int argc, char** argv) {
     return 4;
   }
   const Backend backend = choice->backend;
-  std::vector<std::string> notes = choice->notes;
-  if (!(*job)->has_timestamps()) notes.push_back("no GPU start times: " + (*job)->timestamp_note());
+  Rounds rounds;
+  rounds.notes = choice->notes;
+  if (!(*job)->has_timestamps()) rounds.notes.push_back("no GPU start times: " + (*job)->timestamp_note());
+  if (auto failed = run_rounds(**job, dev, o, *choice, program_start_ns, rounds)) return *failed;
 
-  std::vector<RunResult> bridged_runs, base_runs;
-  for (std::uint32_t round = 0; round < o.rounds; ++round) {
-    if (round > 0) {  // fresh kernel objects for each round's fresh points
-      auto again = choose(backend_name(backend), dev);
-      if (!again) {
-        std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", again.error().message().c_str());
-        return 1;
-      }
-      choice = std::move(again);
-    }
-    {
-      auto sync = BridgeSync::create(dev, backend, std::move(choice->kernel), o.frames);
-      if (!sync) {
-        std::fprintf(stderr, "syncbridge-gpu-pipeline: bridge: %s\n", sync.error().describe().c_str());
-        return 1;
-      }
-      if (round == 0)
-        for (const auto& n : (*sync)->notes()) notes.push_back(n);
-      bridged_runs.push_back(run(**job, **sync, o, std::string("bridge/") + backend_name(backend)));
-    }
-    if (o.baseline) {
-      BaselineSync sync(**job);
-      if (!sync.ok()) {
-        std::fprintf(stderr, "syncbridge-gpu-pipeline: baseline semaphores could not be created\n");
-        return 1;
-      }
-      base_runs.push_back(run(**job, sync, o, "baseline"));
-    }
-  }
   const bool ts = (*job)->has_timestamps();
-  const Summary bs = summarize(bridged_runs, ts);
-  const Summary ss = summarize(base_runs, ts);
-  const RunResult bridged = combine(bridged_runs);
-  const RunResult base = combine(base_runs);
+  const Summary bs = summarize(rounds.bridged, ts);
+  const Summary ss = summarize(rounds.base, ts);
+  const RunResult bridged = combine(rounds.bridged);
+  const RunResult base = combine(rounds.base);
   const bool verified = bridged.bad_frames == 0 && (!o.baseline || base.bad_frames == 0) && validation_errors == 0;
-  const auto& rep = dev.report();
-
-  if (o.json) {
-    std::string j = "{\n";
-    j += "  \"device\": {\"name\": " + json_str(rep.device_name) + ", \"driver\": " +
-         json_str(vulkan_driver_id_name(rep.driver_id)) + ", \"driver_info\": " + json_str(rep.driver_info) +
-         ", \"api_version\": " + json_str(vulkan_version_string(rep.api_version)) +
-         ", \"caps\": " + json_str(describe(dev.caps())) + "},\n";
-    j += "  \"backend\": " + json_str(backend_name(backend)) + ", \"requested\": " + json_str(o.backend) + ",\n";
-    j += "  \"wait_path\": " + json_str(bridged.wait_path) + ", \"completion_path\": " +
-         json_str(bridged.completion_path) + ",\n";
-    j += "  \"frames\": " + std::to_string(o.frames) + ", \"rounds\": " + std::to_string(o.rounds) +
-         ", \"frames_in_flight\": " + std::to_string(o.in_flight) +
-         ", \"elements\": " + std::to_string(o.elements) + ", \"validation\": " + (o.validate ? "true" : "false") + ",\n";
-    j += "  \"verified\": " + std::string(verified ? "true" : "false") +
-         ", \"validation_errors\": " + std::to_string(validation_errors.load()) + ",\n";
-    j += "  \"bridge\": " + run_json(bridged, bs) + ",\n";
-    j += "  \"baseline\": " + (o.baseline ? run_json(base, ss) : std::string("null")) + ",\n";
-    j += "  \"added_median_us\": {\"signal_to_gpu_start\": " +
-         (o.baseline ? num(bs.to_gpu_start.p50 - ss.to_gpu_start.p50) : "null") + ", \"signal_to_cpu_done\": " +
-         (o.baseline ? num(bs.to_cpu_done.p50 - ss.to_cpu_done.p50) : "null") + "},\n";
-    j += "  \"notes\": [";
-    for (std::size_t i = 0; i < notes.size(); ++i) j += (i ? ", " : "") + json_str(notes[i]);
-    j += "]\n}\n";
-    std::fputs(j.c_str(), stdout);
-  } else {
-    std::printf("device:   %s (%s, %s, Vulkan %s)\n", rep.device_name.c_str(), vulkan_driver_id_name(rep.driver_id),
-                rep.driver_info.c_str(), vulkan_version_string(rep.api_version).c_str());
-    std::printf("caps:     %s\n", describe(dev.caps()).c_str());
-    std::printf("backend:  %s (requested %s)\n", backend_name(backend), o.backend.c_str());
-    std::printf("paths:    CPU->GPU %s, GPU->CPU %s\n", bridged.wait_path.c_str(), bridged.completion_path.c_str());
-    for (const auto& n : notes) std::printf("note:     %s\n", n.c_str());
-    std::printf("frames:   %u x %u rounds, %u elements, %u in flight\n", o.frames, o.rounds, o.elements, o.in_flight);
-    auto show = [&](const char* title, const RunResult& r, const Summary& s) {
-      std::printf("  %s: %s, %.1f frames/s\n", title, r.bad_frames ? "WRONG DATA" : "verified", s.throughput_fps);
-      print_stats("CPU signal -> GPU start", s.to_gpu_start);
-      print_stats("CPU signal -> CPU sees done", s.to_cpu_done);
-      print_stats("GPU ready -> GPU start", s.gpu_wake);
-      if (!r.first_error.empty()) std::printf("    first error: %s\n", r.first_error.c_str());
-    };
-    show(("bridge/" + std::string(backend_name(backend))).c_str(), bridged, bs);
-    if (o.baseline) {
-      show("baseline (plain timeline semaphore)", base, ss);
-      std::printf("  added median: %+.1f us to GPU start, %+.1f us to CPU done\n", bs.to_gpu_start.p50 - ss.to_gpu_start.p50,
-                  bs.to_cpu_done.p50 - ss.to_cpu_done.p50);
-    }
-    std::printf("result:   %s\n", verified ? "VERIFIED" : "FAILED");
-  }
-  return verified ? 0 : 1;
+  const std::string unmet = unmet_requirement(o, rounds.bridged, backend, dev.caps());
+  const Report report{o, dev, backend, rounds.notes, bridged, base, bs, ss, verified, validation_errors.load(), unmet};
+  if (o.json) print_json(report);
+  else print_text(report);
+  if (trace && !write_trace(*trace, rounds)) return 1;
+  if (!unmet.empty()) std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", unmet.c_str());
+  if (!verified) return 1;
+  return unmet.empty() ? 0 : 5;
 }
 
 }  // namespace
