@@ -7,8 +7,14 @@
 # The host kernel has neither sw_sync nor DRM, so kernel-facing tests run in a
 # VM whose root file system is the host's / shared read-only over virtio-9p:
 # the host's binaries and libraries run unchanged, in the host's current
-# directory. /tmp, /var/tmp, /run and /dev/shm are fresh tmpfs in the guest,
-# so the current directory and the command must not live under them.
+# directory. /tmp, /var/tmp, /run and /dev/shm are fresh tmpfs in the guest;
+# when the current directory, the command, or an argument or --env value
+# naming an existing file lives below one of them (a build tree in /tmp, as
+# on CI), the directory right below that root (/tmp/build) is shared too,
+# writable, and mounted at the same path: the command can write to its
+# current directory there, the rest of the host's /tmp stays hidden. Refused:
+# a current directory or command under /dev (but /dev/shm), /proc or /sys,
+# and a current directory or command directly in /tmp (9p shares directories).
 #
 # Only these variables reach the command: PATH, HOME, LD_LIBRARY_PATH, LANG,
 # LC_*, GTEST_*, SYNCBRIDGE_*, VK_*, MESA_*, LP_*, GALLIUM_*, plus --env ones;
@@ -120,26 +126,137 @@ if [[ -z $kernel ]]; then
 fi
 [[ -f $kernel ]] || skip "no test kernel at $kernel: run tests/vm/build-kernel.sh"
 
-# The guest sees the host's / except for the directories it mounts tmpfs (or
-# its own proc/sys/dev) on; anything under those would silently be missing.
-shadowed_by_guest() {
+# The guest sees the host's / except where it mounts file systems of its own:
+# its /proc, /sys and /dev (the host's mean nothing there), and fresh tmpfs on
+# /tmp, /var/tmp, /run and /dev/shm. Whatever the command needs from under a
+# tmpfs root (its current directory, the command, an argument naming an
+# existing file) is shared into the guest as its own virtio-9p device and
+# mounted at the same path over the guest's tmpfs: one share per entry right
+# below the root (/tmp/build for /tmp/build/tests/bridge), so that a whole
+# build tree (RPATHs, test data next to the binary) comes along, while the
+# rest of the host's /tmp stays hidden and the guest's /tmp stays its own.
+# The shares are writable, as the directories are on the host: a test can
+# write to its current directory, and an output file named on the command
+# line lands where the caller looks for it.
+
+# The guest tmpfs root that hides $1 (/tmp for /tmp/x), or nothing.
+guest_tmpfs_root() {
     case $1/ in
-        /tmp/* | /var/tmp/* | /run/* | /dev/* | /proc/* | /sys/*) return 0 ;;
+        /tmp/*) echo /tmp ;;
+        /var/tmp/*) echo /var/tmp ;;
+        /run/*) echo /run ;;
+        /dev/shm/*) echo /dev/shm ;;
+    esac
+}
+
+# Whether $1 is under the guest's own /dev, /proc or /sys: never shared.
+refused_in_guest() {
+    case $1/ in
+        /dev/shm/*) return 1 ;;
+        /dev/* | /proc/* | /sys/*) return 0 ;;
     esac
     return 1
 }
+
+shares=()
+declare -A shared=()
+
+# share_for WHAT PATH: shares the directory that makes the absolute PATH
+# visible in the guest, if a tmpfs root hides it. Returns 1, with the reason in
+# $share_error, when it cannot: PATH is a tmpfs root itself, or a file directly
+# in one (9p shares directories, and sharing all of /tmp would undo the
+# guest's own), or a name QEMU options and fstab lines cannot carry.
+share_error=
+share_for() {
+    local what=$1 path root rest top
+    # Lexically, as the guest walks it: /tmp/a/../b is /tmp/b.
+    path=$(realpath -s -m -- "$2")
+    root=$(guest_tmpfs_root "$path")
+    [[ -n $root ]] || return 0
+    if [[ $path == "$root" ]]; then
+        share_error="$what $path is the guest's own $root: use a directory below it"
+        return 1
+    fi
+    rest=${path#"$root"/}
+    top=$root/${rest%%/*}
+    [[ -z ${shared[$top]:-} ]] || return 0
+    if [[ ! -d $top && $top == "$path" && -e $path ]]; then
+        share_error="$what $path is directly in $root, where the guest mounts its own tmpfs (9p shares directories: put it in a directory of its own there)"
+        return 1
+    elif [[ ! -d $top ]]; then
+        share_error="$what $path does not exist on the host"
+        return 1
+    fi
+    # The path becomes a QEMU -fsdev option (commas) and an fstab field (blanks).
+    if [[ ! $top =~ ^[A-Za-z0-9_./~+-]+$ ]]; then
+        share_error="$what $path is in $top, whose name QEMU or fstab cannot take"
+        return 1
+    fi
+    shared[$top]=1
+    shares+=("$top")
+}
+
+# share_path_and_target WHAT PATH: the path as written and, when it exists,
+# the file it resolves to (a symlink elsewhere may point into /tmp).
+share_path_and_target() {
+    local target
+    share_for "$1" "$2" || return 1
+    if target=$(realpath -e -- "$2" 2>/dev/null); then
+        share_for "$1" "$target" || return 1
+    fi
+}
+
 cwd=$(pwd -P)
-if shadowed_by_guest "$cwd"; then
-    die_usage "the current directory $cwd is hidden inside the VM (the guest mounts its own /tmp, /var/tmp, /run, /dev, /proc, /sys); run from a directory elsewhere, e.g. a build tree outside /tmp"
+if refused_in_guest "$cwd"; then
+    die_usage "the current directory $cwd is hidden inside the VM (the guest mounts its own /dev, /proc and /sys); run from a directory elsewhere"
 fi
-if [[ $1 == /* ]] && shadowed_by_guest "$1"; then
-    die_usage "the command $1 is hidden inside the VM (under the guest's own /tmp, /var/tmp, /run, /dev, /proc or /sys)"
+share_for "the current directory" "$cwd" || die_usage "$share_error"
+
+# A bare command name is looked up in PATH, which the guest gets unchanged.
+command_path=$1
+if [[ $command_path != */* ]]; then
+    command_path=$(type -P -- "$1" || true)
+elif [[ $command_path != /* ]]; then
+    command_path=$cwd/$command_path
 fi
+if [[ -n $command_path ]]; then
+    if refused_in_guest "$command_path"; then
+        die_usage "the command $1 is hidden inside the VM (under the guest's own /dev, /proc or /sys)"
+    fi
+    share_path_and_target "the command" "$command_path" || die_usage "$share_error"
+fi
+
+# Arguments and --env values that name existing absolute paths (also after
+# --option=, and each entry of a colon-separated list such as
+# VK_ICD_FILENAMES): /dev/null or /dev/dri/... mean the guest's own; a file
+# directly in /tmp cannot be shared, which only a note can tell.
+share_existing_paths() {
+    local what=$1 value=$2 path
+    local -a paths
+    [[ $value == -*=* ]] && value=${value#*=}
+    IFS=: read -r -a paths <<<"$value"
+    for path in "${paths[@]}"; do
+        [[ $path == /* && -e $path ]] || continue
+        refused_in_guest "$path" && continue
+        # The guest's own /tmp is what an argument naming /tmp itself means.
+        case $(realpath -s -m -- "$path") in /tmp | /var/tmp | /run | /dev/shm) continue ;; esac
+        share_path_and_target "$what" "$path" ||
+            echo "run-in-vm.sh: note: $share_error; it stays hidden inside the VM" >&2
+    done
+    return 0
+}
+for arg in "${@:2}"; do
+    share_existing_paths "the argument" "$arg"
+done
+for assignment in "${extra_env[@]}"; do
+    share_existing_paths "--env ${assignment%%=*}" "${assignment#*=}"
+done
 
 mkdir -p "$cache_root/vm-jobs" 2>/dev/null ||
     die_usage "cannot create $cache_root/vm-jobs: set SYNCBRIDGE_CACHE_DIR to a writable directory outside /tmp"
 cache_real=$(cd "$cache_root/vm-jobs" && pwd -P)
-if shadowed_by_guest "$cache_real"; then
+# The kernel starts init from the job directory before any share is mounted.
+if [[ -n $(guest_tmpfs_root "$cache_real") ]] || refused_in_guest "$cache_real"; then
     die_usage "SYNCBRIDGE_CACHE_DIR=$cache_root is hidden inside the VM; point it outside /tmp, /var/tmp and /run"
 fi
 # Old job directories only hold console logs of past runs; keep a week.
@@ -193,6 +310,13 @@ cp "$script_dir/guest-init.sh" "$script_dir/guest-fstab" "$job_dir/"
 # output never mixes with kernel messages, and a test may leave files there
 # ($SYNCBRIDGE_VM_JOB_DIR).
 echo "job $job_dir 9p trans=virtio,version=9p2000.L,msize=512000,cache=none 0 0" >>"$job_dir/guest-fstab"
+# The shares from under /tmp and the like, after the tmpfs they are mounted on
+# (mount -a goes in fstab order; X-mount.mkdir makes the mount point there).
+# cache=mmap: no caching, so the host sees every write at once, yet a shared
+# writable mmap works as on the host.
+for i in "${!shares[@]}"; do
+    echo "share$i ${shares[i]} 9p trans=virtio,version=9p2000.L,msize=512000,cache=mmap,X-mount.mkdir 0 0"
+done >>"$job_dir/guest-fstab"
 chmod 755 "$job_dir/guest-init.sh"
 # The guest's devtmpfs lacks these; guest-init.sh copies them into /dev.
 mkdir "$job_dir/dev"
@@ -231,6 +355,12 @@ qemu_args=(
     -fsdev "local,id=job,path=$job_dir,security_model=none"
     -device 'virtio-9p-pci,fsdev=job,mount_tag=job'
 )
+for i in "${!shares[@]}"; do
+    qemu_args+=(
+        -fsdev "local,id=share$i,path=${shares[i]},security_model=none,multidevs=remap"
+        -device "virtio-9p-pci,fsdev=share$i,mount_tag=share$i"
+    )
+done
 
 # If this script is stopped (ctest's own timeout, ^C), take the VM down too:
 # timeout(1) puts QEMU in a process group of its own.

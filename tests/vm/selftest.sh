@@ -10,6 +10,9 @@
 #     syncobjs, writable /tmp and /dev/shm, /dev/null;
 #   - host binaries run inside (python3, a C probe doing sw_sync CREATE_FENCE
 #     and INC, a GoogleTest program);
+#   - a command in a /tmp directory (a build tree on CI) runs from there, can
+#     write to its current directory and read a /tmp file named in its
+#     arguments, while the rest of the host's /tmp stays hidden;
 #   - a kernel panic and a non-fatal kernel backtrace give status 3, a hung
 #     command gives status 4, a missing QEMU or kernel gives 77.
 #
@@ -41,8 +44,18 @@ while (($# > 0)); do
 done
 
 mkdir -p "$work"
-# The guest cds to the host's current directory, which must not be under /tmp.
+# The guest cds to the host's current directory; the checks run from the cache
+# dir, except the one about directories under /tmp.
 cd "$work"
+
+# Directories in the host's /tmp for the tmp-build-dir check, removed on exit.
+tmp_build=$(mktemp -d /tmp/syncbridge-selftest-build.XXXXXX)
+tmp_input=$(mktemp -d /tmp/syncbridge-selftest-input.XXXXXX)
+tmp_hidden=$(mktemp -d /tmp/syncbridge-selftest-hidden.XXXXXX)
+readonly tmp_build tmp_input tmp_hidden
+# shellcheck disable=SC2317 # run by the EXIT trap
+remove_tmp_dirs() { rm -rf "$tmp_build" "$tmp_input" "$tmp_hidden" "$tmp_hidden.guest"; }
+trap remove_tmp_dirs EXIT
 
 failures=0
 passed=0
@@ -231,6 +244,33 @@ expect guest-fs 0 -- sh -c '
     uname -r' || true
 expect_output guest-fs renderD128
 expect python 0 -- /usr/bin/python3 -c 'import os, threading; print("python in", os.uname().release)' || true
+# A build tree in /tmp, as CI runners make it: an ELF program copied there (so
+# the kernel execs and maps it from the share) runs from a subdirectory of it,
+# writes a file there and reads a file in another /tmp directory named in its
+# arguments; a third /tmp directory, not named, stays hidden.
+mkdir -p "$tmp_build/tests/sub"
+cp "$(command -v env)" "$tmp_build/env"
+echo input-from-host >"$tmp_input/input"
+cd "$tmp_build/tests/sub"
+expect tmp-build-dir 0 -- "$tmp_build/env" sh -c '
+    set -e
+    test "$(pwd)" = "'"$tmp_build/tests/sub"'"
+    test "$(cat "$1")" = input-from-host
+    echo written-in-guest >written
+    test ! -e "'"$tmp_hidden"'"
+    echo guest >"'"$tmp_hidden.guest"'"
+    echo tmp-build-dir-ok' x "$tmp_input/input" || true
+cd "$work"
+expect_output tmp-build-dir tmp-build-dir-ok
+# The write to the build tree reached the host; the one to the guest's own
+# /tmp did not.
+if [[ $(cat "$tmp_build/tests/sub/written" 2>/dev/null) == written-in-guest && ! -e $tmp_hidden.guest ]]; then
+    echo "PASS tmp-build-dir: the write to $tmp_build/tests/sub reached the host, the guest's /tmp stayed its own"
+    passed=$((passed + 1))
+else
+    echo "FAIL tmp-build-dir: $tmp_build/tests/sub/written missing on the host, or $tmp_hidden.guest present"
+    failures=$((failures + 1))
+fi
 if ((have_probe)); then
     expect sw-sync-probe 0 -- "$work/vm-probe" || true
     expect_output sw-sync-probe 'sw_sync ok'
