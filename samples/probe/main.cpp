@@ -2,16 +2,23 @@
 //
 //   syncbridge-probe [--json] [--no-import-check]
 //
-// Reports the kernel (version, sw_sync and its permission, sync_file deadlines), every DRM
+// Reports the kernel (version, sw_sync and its permission, whether creating a sw_sync fence taints
+// the kernel, sync_file deadlines, /dev/udmabuf), every DRM
 // render node (driver, syncobj, timeline, eventfd), every Vulkan device (driver, API version,
 // each external semaphore/fence handle type for import/export, timeline semaphores, whether
 // OPAQUE_FD is a DRM syncobj: tried for real with one import on Mesa drivers when a render node
 // with timeline syncobjs exists), and for each Vulkan device the bridge path of each input
 // kind (core fence, sw_sync sync_file, DRM syncobj point) and of the completion.
 // Exit status: 0 when at least one complete CPU -> GPU -> CPU path exists, 1 otherwise.
+#include <fcntl.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -22,8 +29,10 @@
 #include "json_text.h"
 #include "syncbridge/drm_device.h"
 #include "syncbridge/kernel_probe.h"
+#include "syncbridge/result.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/syncobj_exporter.h"
+#include "syncbridge/unique_fd.h"
 #include "syncbridge/vulkan_bridge.h"
 #include "syncbridge/vulkan_context.h"
 #include "syncbridge/vulkan_loader.h"
@@ -37,12 +46,31 @@ using syncbridge::samples::json_str;
 const char* yn(bool b) { return b ? "yes" : "no"; }
 const char* jb(bool b) { return b ? "true" : "false"; }
 
+// /proc/sys/kernel/tainted around the creation of one sw_sync timeline and fence: a recent upstream
+// change makes sw_sync (a test-only interface) taint the kernel, which CI kernels that fail on
+// any taint then trip over.
+struct TaintCheck {
+  std::optional<bool> taints;  // null: not probed (no sw_sync, or the taint file unreadable)
+  std::optional<std::uint64_t> before, after;
+  std::string new_flags;  // letters of the flags set in between, as in "Tainted: G W N"
+  std::string note;
+};
+
+// /dev/udmabuf turns memfd pages into dma-bufs: a CPU Vulkan driver such as Mesa's lavapipe
+// offers SYNC_FD semaphore/fence import and export only where it can open it.
+struct Udmabuf {
+  bool present = false, openable = false;
+  std::string note;
+};
+
 struct Kernel {
   std::string release;
   bool sw_sync = false;
   std::string sw_sync_status;  // "available", "permission denied", "missing"
   std::string sw_sync_note;
+  TaintCheck taint;
   std::optional<bool> deadline;  // unknown without sw_sync to try it on
+  Udmabuf udmabuf;
   std::vector<std::string> notes;
 };
 
@@ -65,11 +93,109 @@ struct Path {
   std::string why;
 };
 
+constexpr const char* kTaintPath = "/proc/sys/kernel/tainted";
+constexpr const char* kUdmabufPath = "/dev/udmabuf";
+
+Result<UniqueFd> open_file(const char* path, int flags) {
+  const int fd = ::open(path, flags | O_CLOEXEC);
+  if (fd < 0) return Error::from_errno(errno, std::string("open ") + path + " failed");
+  return UniqueFd(fd);
+}
+
+// The kernel's taint mask (one decimal number: bit n is flag n of taint_flags[] in kernel/panic.c).
+Result<std::uint64_t> read_taint() {
+  auto fd = open_file(kTaintPath, O_RDONLY);
+  if (!fd) return std::move(fd).error();
+  char buf[32];
+  const ssize_t n = ::read(fd->get(), buf, sizeof buf - 1);
+  if (n < 0) return Error::from_errno(errno, std::string("read ") + kTaintPath + " failed");
+  std::uint64_t mask = 0;
+  const auto [end, ec] = std::from_chars(buf, buf + n, mask);
+  if (ec != std::errc() || end == buf)
+    return Error(Errc::invalid_argument, EINVAL, std::string(kTaintPath) + " does not hold a number");
+  return mask;
+}
+
+// The letters `Tainted:` lines print for the bits of mask (kernel/panic.c, taint_flags[]).
+std::string taint_letters(std::uint64_t mask) {
+  static constexpr char kLetters[] = "PFSRMBUDAWCIOELKXTNJ";
+  std::string out;
+  for (std::size_t bit = 0; bit < 64; ++bit) {
+    if (!(mask >> bit & 1)) continue;
+    if (bit < sizeof kLetters - 1) out += kLetters[bit];
+    else out += "?";  // a flag newer than this table
+  }
+  return out;
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
+}
+
+// Must run before anything else in the process touches sw_sync: taint flags stay set until
+// reboot, so only a flag that appears between the two reads is known to come from the fence.
+// Another process tainting the kernel in that window would be blamed on sw_sync (unlikely).
+TaintCheck check_sw_sync_taint(const Result<SwSyncTimeline>& tl, const Result<std::uint64_t>& before) {
+  TaintCheck t;
+  if (!before) {
+    t.note = "not probed: " + before.error().message();
+    return t;
+  }
+  const std::uint64_t was = before.value();
+  t.before = was;
+  if (!tl) {
+    t.note = "not probed: sw_sync is not usable here (see its note)";
+    return t;
+  }
+  auto fence = tl->create_fence(1, "probe-taint");
+  if (!fence) {
+    t.note = "not probed: " + fence.error().message();
+    return t;
+  }
+  auto after = read_taint();
+  if (!after) {
+    t.note = "not probed: " + after.error().message();
+    return t;
+  }
+  t.after = *after;
+  const std::uint64_t added = *after & ~was;
+  t.taints = added != 0;
+  t.new_flags = taint_letters(added);
+  if (added)
+    t.note = "opening sw_sync and creating a fence set taint flag(s) " + t.new_flags + " (" + hex(added) + ")";
+  else if (was)
+    t.note = "no new taint flag; flags set before (" + taint_letters(was) + ", " + hex(was) +
+             ") cannot show again: an earlier sw_sync user may have set one of them";
+  else
+    t.note = "the kernel stayed untainted";
+  return t;
+}
+
+Udmabuf probe_udmabuf() {
+  Udmabuf u;
+  std::error_code ec;
+  u.present = std::filesystem::exists(kUdmabufPath, ec);
+  if (!u.present) {
+    u.note = std::string("no ") + kUdmabufPath + " (kernel without CONFIG_UDMABUF, or the udmabuf module not loaded)";
+    return u;
+  }
+  // Read-write, as a driver opens it to create dma-bufs; nothing is created here.
+  auto fd = open_file(kUdmabufPath, O_RDWR);
+  u.openable = fd.ok();
+  u.note = fd ? "a CPU Vulkan driver (lavapipe) can back its memory with dma-bufs: SYNC_FD import/export possible"
+              : fd.error().describe() + ": a CPU Vulkan driver cannot offer SYNC_FD here";
+  return u;
+}
+
 Kernel probe_kernel() {
   Kernel k;
   utsname u{};
   if (::uname(&u) == 0) k.release = std::string(u.sysname) + " " + u.release;
+  const auto taint_before = read_taint();
   auto tl = SwSyncTimeline::open();
+  k.taint = check_sw_sync_taint(tl, taint_before);
   if (tl) {
     k.sw_sync_status = "available";
   } else if (tl.error().code() == Errc::permission_denied) {
@@ -83,6 +209,7 @@ Kernel probe_kernel() {
   k.sw_sync = p.has(SyncFeature::sw_sync);
   if (k.sw_sync) k.deadline = p.has(SyncFeature::sync_file_set_deadline);
   k.notes = p.notes;
+  k.udmabuf = probe_udmabuf();
   return k;
 }
 
@@ -252,8 +379,13 @@ int main_impl(int argc, char** argv) {
   if (json) {
     std::string j = "{\n  \"schema\": \"syncbridge-probe/1\",\n";
     j += "  \"kernel\": {\"release\": " + json_str(k.release) + ", \"sw_sync\": {\"status\": " + json_str(k.sw_sync_status) +
-         ", \"usable\": " + jb(k.sw_sync) + ", \"note\": " + json_str(k.sw_sync_note) + "}, \"sync_file_deadline\": " +
-         (k.deadline ? jb(*k.deadline) : "null") + ", \"notes\": [";
+         ", \"usable\": " + jb(k.sw_sync) + ", \"note\": " + json_str(k.sw_sync_note) + "}, \"sw_sync_taints\": " +
+         (k.taint.taints ? jb(*k.taint.taints) : "null") + ", \"taint\": {\"before\": " +
+         (k.taint.before ? std::to_string(*k.taint.before) : "null") + ", \"after\": " +
+         (k.taint.after ? std::to_string(*k.taint.after) : "null") + ", \"new_flags\": " + json_str(k.taint.new_flags) +
+         ", \"note\": " + json_str(k.taint.note) + "}, \"sync_file_deadline\": " +
+         (k.deadline ? jb(*k.deadline) : "null") + ", \"udmabuf\": {\"present\": " + jb(k.udmabuf.present) +
+         ", \"openable\": " + jb(k.udmabuf.openable) + ", \"note\": " + json_str(k.udmabuf.note) + "}, \"notes\": [";
     for (std::size_t i = 0; i < k.notes.size(); ++i) j += (i ? ", " : "") + json_str(k.notes[i]);
     j += "]},\n  \"drm_render_nodes\": [";
     for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -293,7 +425,16 @@ int main_impl(int argc, char** argv) {
     std::printf("kernel:      %s\n", k.release.c_str());
     std::printf("sw_sync:     %s%s%s\n", k.sw_sync_status.c_str(), k.sw_sync_note.empty() ? "" : " — ",
                 k.sw_sync_note.c_str());
+    std::printf("taint:       a sw_sync fence taints the kernel: %s — %s",
+                k.taint.taints ? yn(*k.taint.taints) : "unknown", k.taint.note.c_str());
+    if (k.taint.before) std::printf(" (tainted %s before", hex(*k.taint.before).c_str());
+    if (k.taint.after) std::printf(", %s after", hex(*k.taint.after).c_str());
+    if (k.taint.before) std::printf(")");
+    std::printf("\n");
     std::printf("deadline:    %s\n", k.deadline ? yn(*k.deadline) : "unknown (needs sw_sync to probe)");
+    std::printf("udmabuf:     %s — %s\n",
+                k.udmabuf.openable ? "opens" : k.udmabuf.present ? "present, cannot open" : "missing",
+                k.udmabuf.note.c_str());
     for (const auto& n : k.notes) std::printf("             note: %s\n", n.c_str());
     if (nodes.empty()) std::printf("DRM nodes:   none (/dev/dri has no render node)\n");
     for (const auto& n : nodes) {
