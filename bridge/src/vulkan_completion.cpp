@@ -1,4 +1,6 @@
 // GPU -> CPU: VulkanCompletionStream and VulkanSignal.
+#include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -590,6 +592,22 @@ Result<Fence> VulkanCompletionStream::submitted(VulkanSignal&& signal) {
     });
   }
   return fence;
+}
+
+bool VulkanCompletionStream::explains_validation_message(std::string_view message) const {
+  auto& c = *core_;
+  if (c.path != VulkanCompletionPath::sync_fd_export ||
+      message.find("QueueForwardProgress") == std::string_view::npos)
+    return false;
+  static constexpr std::string_view tag = "VkSemaphore 0x";
+  const auto at = message.find(tag);
+  if (at == std::string_view::npos) return false;
+  std::uint64_t handle = 0;
+  const char* first = message.data() + at + tag.size();
+  if (std::from_chars(first, message.data() + message.size(), handle, 16).ec != std::errc()) return false;
+  std::lock_guard guard(c.m);
+  return std::any_of(c.all_binary.begin(), c.all_binary.end(),
+                     [&](VkSemaphore s) { return reinterpret_cast<std::uint64_t>(s) == handle; });
 }
 
 void VulkanCompletionStream::abandon(VulkanSignal&& signal) {

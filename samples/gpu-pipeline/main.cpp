@@ -32,6 +32,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -205,6 +206,30 @@ class BaselineSync final : public FrameSync {
   std::atomic<std::uint64_t> signaled_{0};
 };
 
+// The completion streams alive now, for the validation callback: a stream explains the one
+// report that old validation layers make about its correct reuse of exported semaphores.
+struct LiveStreams {
+  std::mutex mutex;
+  std::vector<const VulkanCompletionStream*> streams;
+  bool explains(const char* text) {
+    std::lock_guard guard(mutex);
+    return std::any_of(streams.begin(), streams.end(),
+                       [&](const VulkanCompletionStream* s) { return s->explains_validation_message(text); });
+  }
+  void add(const VulkanCompletionStream* s) {
+    std::lock_guard guard(mutex);
+    streams.push_back(s);
+  }
+  void remove(const VulkanCompletionStream* s) {
+    std::lock_guard guard(mutex);
+    std::erase(streams, s);
+  }
+};
+LiveStreams& live_streams() {
+  static LiveStreams live;
+  return live;
+}
+
 enum class Backend { host, sw_sync, syncobj };
 const char* backend_name(Backend b) {
   switch (b) {
@@ -236,6 +261,7 @@ class BridgeSync final : public FrameSync {
     auto stream = VulkanCompletionStream::create(dev, {.name = "gpu-pipeline-done"});
     if (!stream) return std::move(stream).error();
     s->stream_ = std::move(*stream);
+    live_streams().add(s->stream_.get());
     if (backend == Backend::host) {
       auto t = Timeline::create({.name = "gpu-pipeline-input"});
       if (!t) return std::move(t).error();
@@ -332,7 +358,10 @@ class BridgeSync final : public FrameSync {
 
   ~BridgeSync() override {
     if (bridge_) bridge_->shutdown();
-    if (stream_) stream_->shutdown();
+    if (stream_) {
+      stream_->shutdown();
+      live_streams().remove(stream_.get());
+    }
   }
 
  private:
@@ -734,8 +763,11 @@ int main_impl(int argc, char** argv) {
   co.device = o.device;
   co.validation = o.validate;
   co.on_message = [&](VkDebugUtilsMessageSeverityFlagBitsEXT sev, VkDebugUtilsMessageTypeFlagsEXT, const char* text) {
-    if (sev >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ++validation_errors;
-    std::fprintf(stderr, "vulkan %s: %s\n", sev >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning", text);
+    const bool error = sev >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    const bool explained = error && live_streams().explains(text);
+    if (error && !explained) ++validation_errors;
+    std::fprintf(stderr, "vulkan %s: %s\n", explained ? "error (explained by the completion stream)" : error ? "error" : "warning",
+                 text);
   };
   auto ctx = VulkanContext::create(loader->get_instance_proc_addr(), co);
   if (!ctx) {

@@ -119,6 +119,12 @@ std::vector<VulkanCompletionStreamOptions> stream_variants() {
   fallback.allow_sync_fd_export = false;
   return {best, fallback};
 }
+VulkanCompletionStreamOptions timeline_wait_chained() {
+  VulkanCompletionStreamOptions o;
+  o.name = "chained";
+  o.allow_sync_fd_export = false;
+  return o;
+}
 
 TEST_F(VulkanNoDeadlockTest, OneThreadSubmitsGatedWorkTakesItsFenceThenSignals) {
   open_kernel_sources();
@@ -161,20 +167,25 @@ TEST_F(VulkanNoDeadlockTest, OneThreadSubmitsGatedWorkTakesItsFenceThenSignals) 
   }
 }
 
-// Frame N+1's input is released by the callback on frame N's completion fence; every frame is
-// submitted before the first input is signaled.
-TEST_F(VulkanNoDeadlockTest, PipelineReleasedByThePreviousFramesCompletion) {
+// Every frame is submitted before the first input is signaled; then frame N+1's input is
+// released by the callback on frame N's completion fence (timeline_wait: the header allows that
+// dependency there only), or every input by the test thread in order (both paths).
+TEST_F(VulkanNoDeadlockTest, PipelineOfFramesReleasedAfterSubmission) {
   open_kernel_sources();
   expect_every_kind_in_vm();
   auto bridge = make_bridge();
   ASSERT_TRUE(bridge);
   constexpr std::uint64_t frames = 12;
   std::uint64_t base = 0;
-  for (const auto& options : stream_variants()) {
+  auto variants = stream_variants();
+  variants.push_back(timeline_wait_chained());
+  for (const auto& options : variants) {
+    const bool chained = &options == &variants.back();
     auto stream = make_stream(options);
     ASSERT_TRUE(stream);
     for (InputKind kind : kinds_here()) {
-      const std::string what = std::string(input_name(kind)) + " -> " + path_name(stream->path());
+      const std::string what = std::string(input_name(kind)) + " -> " + path_name(stream->path()) +
+                               (chained ? ", each released by the previous completion" : ", released in order");
       SCOPED_TRACE(what);
       step(what + ": submit " + std::to_string(frames) + " gated frames");
       Timeline t = make_timeline("pipeline");
@@ -195,15 +206,19 @@ TEST_F(VulkanNoDeadlockTest, PipelineReleasedByThePreviousFramesCompletion) {
       }
       std::vector<CallbackRegistration> chain;
       std::atomic<int> release_failures{0};
-      for (std::uint64_t i = 0; i + 1 < frames; ++i) {
+      for (std::uint64_t i = 0; chained && i + 1 < frames; ++i) {
         auto reg = done[i].on_complete([&inputs, &release_failures, i](const Fence&) {
           if (!inputs[i + 1].release()) ++release_failures;
         });
         SB_ASSERT_OK(reg);
         chain.push_back(std::move(*reg));
       }
-      step(what + ": release frame 1, wait for the last");
-      SB_ASSERT_OK(inputs[0].release());
+      step(what + ": release, wait for the last frame");
+      if (chained) {
+        SB_ASSERT_OK(inputs[0].release());
+      } else {
+        for (auto& in : inputs) SB_ASSERT_OK(in.release());
+      }
       auto r = done.back().wait(60s);
       SB_ASSERT_OK(r);
       EXPECT_EQ(*r, WaitStatus::signaled);

@@ -16,6 +16,7 @@
 // No Vulkan loader or no device at all: the test is skipped with the reason.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -145,8 +146,11 @@ class VulkanTest : public FdLeakCheckedTest {
       const bool fatal = error || (type & (VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT));
       std::lock_guard guard(messages_mutex_);
-      if (fatal) messages_.push_back(std::string(error ? "ERROR: " : "WARNING: ") + text);
-      else std::fprintf(stderr, "vulkan (not fatal): %s\n", text);
+      const bool explained = std::any_of(streams_.begin(), streams_.end(), [&](const VulkanCompletionStream* s) {
+        return s->explains_validation_message(text);
+      });
+      if (fatal && !explained) messages_.push_back(std::string(error ? "ERROR: " : "WARNING: ") + text);
+      else std::fprintf(stderr, "vulkan (%s): %s\n", explained ? "explained by the stream" : "not fatal", text);
     };
     auto ctx = VulkanContext::create(loader->get_instance_proc_addr(), opt);
     if (!ctx) {
@@ -202,6 +206,10 @@ class VulkanTest : public FdLeakCheckedTest {
     }
     void operator()(VulkanCompletionStream* s) const {
       test->queue_wait_idle();
+      {
+        std::lock_guard guard(test->messages_mutex_);
+        std::erase(test->streams_, s);
+      }
       delete s;
     }
   };
@@ -216,7 +224,10 @@ class VulkanTest : public FdLeakCheckedTest {
   StreamPtr make_stream(VulkanCompletionStreamOptions o = {}) {
     auto s = VulkanCompletionStream::create(device(), o);
     EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().describe());
-    return StreamPtr(s.ok() ? s->release() : nullptr, DrainThenDelete{this});
+    if (!s.ok()) return StreamPtr(nullptr, DrainThenDelete{this});
+    std::lock_guard guard(messages_mutex_);
+    streams_.push_back(s->get());
+    return StreamPtr(s->release(), DrainThenDelete{this});
   }
 
   // An empty submission (no command buffers) waiting on `waits` and signaling `signals`.
@@ -299,6 +310,7 @@ class VulkanTest : public FdLeakCheckedTest {
   std::unique_ptr<VulkanContext> ctx_;
   std::mutex messages_mutex_;
   std::vector<std::string> messages_;
+  std::vector<const VulkanCompletionStream*> streams_;  // live ones: see explains_validation_message
   std::vector<VkSemaphore> semaphores_;
   PFN_vkQueueSubmit2 queue_submit2_ = nullptr;
   PFN_vkQueueWaitIdle queue_wait_idle_ = nullptr;

@@ -52,6 +52,11 @@
 //   on before the work behind it can be needed. Then every call of this header returns without
 //   waiting for the GPU, and a thread may submit gated work, take its completion fence and only
 //   then signal the input. Completion callbacks run on the exporter, watcher or helper thread.
+//   One more rule on sync_fd_export: an input must not wait for the completion of an earlier
+//   point of the same stream (frame N+1 released from frame N's fence callback). Drivers may
+//   make an export wait for later work on the queue too (lavapipe 25 finishes the whole queue
+//   first), and frame N's export would then wait for frame N+1, which waits for it. Such a
+//   pipeline takes timeline_wait (allow_sync_fd_export = false), which has no such constraint.
 //
 // Lifetimes. VkDevice > VulkanBridge / VulkanCompletionStream > VulkanWait / VulkanSignal.
 //   - A VulkanWait must live until the submission that waits on it has completed on the GPU
@@ -74,6 +79,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "syncbridge/drm_syncobj.h"
@@ -268,6 +274,13 @@ class VulkanCompletionStream {
   // vkWaitSemaphores, a failed export); then the stream's Timeline is closed, so every pending
   // fence completes with ENOENT (Errc::fence_error for its waiters).
   std::optional<Error> error() const;
+
+  // True for a validation-layer report that this stream's own correct use causes: a binary
+  // semaphore of the stream signaled again after its SYNC_FD export, which the spec makes a wait
+  // operation but which layers that do not model it so (1.3.239, Debian 12's) report as
+  // UNASSIGNED-CoreValidation-DrawState-QueueForwardProgress. For apps that fail on every
+  // validation message; nothing else is ever explained away.
+  bool explains_validation_message(std::string_view message) const;
 
   // Stops the helper and watcher threads and closes the Timeline (pending fences error). Call it
   // (or the destructor) only when the GPU has finished every submission of the stream.
