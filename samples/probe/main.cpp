@@ -314,7 +314,13 @@ std::vector<Path> paths_for(const VkDev& v, const Kernel& k, const std::vector<N
   else if (!k.sw_sync) sw.why = "sw_sync " + k.sw_sync_status;
   out.push_back(sw);
   const bool native_syncobj = v.opaque_is_syncobj.value_or(has(c, VulkanCaps::opaque_fd_maybe_syncobj));
-  Path so{"DRM syncobj point", native_syncobj ? "syncobj_timeline" : "host_signal (watcher)", completion,
+  // Without OPAQUE_FD syncobj import, a point that has materialized goes native through its
+  // sync_file; one not submitted yet is released from the host by the watcher.
+  const std::string syncobj_wait = native_syncobj ? "syncobj_timeline"
+                                   : has(c, VulkanCaps::sync_fd_semaphore_import)
+                                       ? "sync_fd_import (submitted point), host_signal (watcher) before"
+                                       : "host_signal (watcher)";
+  Path so{"DRM syncobj point", syncobj_wait, completion,
           usable && syncobj_node, ""};
   if (!usable) so.why = v.choice.why_not;
   else if (!syncobj_node) so.why = "no render node with timeline syncobjs";
