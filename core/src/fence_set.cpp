@@ -14,7 +14,14 @@ bool by_timeline(const Fence& a, const Fence& b) { return a.timeline_id() < b.ti
 
 // Of two fences of one timeline, the one that completes last: the later point (positions are
 // unwrapped, so this holds across a wrap32 boundary too).
+// Of two fences of one timeline, the one that completes last (as SYNC_IOC_MERGE keeps the later
+// point). A pending fence is always later than a completed one: on a wrap32 timeline a reached
+// point's unwrapped position says nothing about its order against a pending one.
 const Fence& later_of(const Fence& a, const Fence& b) {
+  const bool a_done = a.status() != FenceStatus::pending, b_done = b.status() != FenceStatus::pending;
+  if (a_done != b_done) return a_done ? b : a;
+  if (a_done && (a.status() == FenceStatus::error) != (b.status() == FenceStatus::error))
+    return a.status() == FenceStatus::error ? a : b;  // both done: an error must not be dropped
   return FenceAccess::state(b)->point > FenceAccess::state(a)->point ? b : a;
 }
 }  // namespace

@@ -114,3 +114,34 @@ TEST_F(FenceSetTest, EmptySetIsSignaledButCannotWaitAny) {
 
 }  // namespace
 }  // namespace syncbridge::testing
+
+namespace syncbridge::testing {
+namespace {
+
+// Regression: on a wrap32 timeline at 0 (what SwSyncExporter builds), 0xFFFFFFFF is a reached
+// point whose unwrapped position is huge; add/merge must still keep the pending fence.
+TEST_F(FenceSetTest, Wrap32ReachedPointNeverHidesAPendingOne) {
+  auto t = make_timeline({.name = "wrap", .wrap32 = true});
+  Fence pending = fence_at(t, 1);
+  Fence reached = fence_at(t, 0xFFFFFFFFu);
+  ASSERT_EQ(reached.status(), FenceStatus::signaled);
+  for (const bool pending_first : {true, false}) {
+    FenceSet set;
+    SB_ASSERT_OK(set.add(pending_first ? pending : reached));
+    SB_ASSERT_OK(set.add(pending_first ? reached : pending));
+    auto r = set.wait_all(std::chrono::nanoseconds::zero());
+    SB_ASSERT_OK(r);
+    EXPECT_EQ(*r, WaitStatus::timed_out) << "signaled while a member is pending (pending added "
+                                         << (pending_first ? "first" : "second") << ")";
+    FenceSet only_pending, only_reached;
+    SB_ASSERT_OK(only_pending.add(pending));
+    SB_ASSERT_OK(only_reached.add(reached));
+    const FenceSet merged = pending_first ? FenceSet::merge(only_pending, only_reached)
+                                          : FenceSet::merge(only_reached, only_pending);
+    EXPECT_EQ(merged.status(), FenceStatus::pending);
+  }
+  SB_ASSERT_OK(t.advance(1));
+}
+
+}  // namespace
+}  // namespace syncbridge::testing
