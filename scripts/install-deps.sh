@@ -9,7 +9,7 @@ packages=(
   g++ make cmake ninja-build pkg-config git ca-certificates
   libgtest-dev libgmock-dev libbenchmark-dev
   libdrm-dev libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslc vulkan-tools
-  libegl1
+  libegl1 python3
 )
 if [[ $what == test ]]; then
   packages+=(qemu-system-x86 linux-source-6.12 flex bison bc libelf-dev libssl-dev xz-utils cpio)
