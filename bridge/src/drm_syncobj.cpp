@@ -265,8 +265,10 @@ Result<UniqueFd> TimelineSyncobj::export_fd() const {
 Result<WaitAnyResult> wait_syncobjs(const DrmDevice& device, std::span<const SyncobjPoint> points,
                                     std::chrono::nanoseconds timeout, std::uint32_t flags) {
   if (auto ok = device.require(DrmCap::syncobj_timeline, "wait_syncobjs"); !ok) return std::move(ok).error();
-  if (points.empty()) return Error(Errc::invalid_argument, EINVAL, "wait_syncobjs: no syncobjs to wait on");
   if (timeout.count() < 0) return Error(Errc::invalid_argument, EINVAL, "wait_syncobjs: negative timeout");
+  // Nothing to wait for is signaled, as the kernel answers a wait on zero handles and as an
+  // empty FenceSet is.
+  if (points.empty()) return WaitAnyResult{WaitStatus::signaled, 0};
   std::vector<std::uint32_t> handles;
   std::vector<std::uint64_t> values;
   handles.reserve(points.size());

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "syncbridge/drm_device.h"
 #include "syncbridge/syncobj_exporter.h"
 
 namespace syncbridge {
@@ -120,7 +121,19 @@ Result<SyncFile> SyncobjExporter::sync_file_at(std::uint64_t point) const {
                        " is not submitted yet (value " + std::to_string(state_->value) +
                        "): use sync_file_at(point, ready) for future points");
   }
+  if (point == 0) return signaled_sync_file();
   return state_->syncobj.export_sync_file(point);
+}
+
+// Point 0 is reached by definition (as fence_at(0) is signaled), but a syncobj that was never
+// signaled has no fence for it to export: hand out an already-signaled sync_file instead, from a
+// binary syncobj created signaled on the same DRM file.
+Result<SyncFile> SyncobjExporter::signaled_sync_file() const {
+  auto device = DrmDevice::borrow(state_->syncobj.drm_fd());
+  if (!device) return std::move(device).error();
+  auto signaled = BinarySyncobj::create(*device, true);
+  if (!signaled) return std::move(signaled).error();
+  return signaled->export_sync_file();
 }
 
 Result<void> SyncobjExporter::sync_file_at(std::uint64_t point, SyncFileReady ready) {
@@ -134,7 +147,7 @@ Result<void> SyncobjExporter::sync_file_at(std::uint64_t point, SyncFileReady re
       return {};
     }
   }
-  ready(state_->syncobj.export_sync_file(point));
+  ready(point == 0 ? signaled_sync_file() : state_->syncobj.export_sync_file(point));
   return {};
 }
 

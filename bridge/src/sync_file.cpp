@@ -211,9 +211,15 @@ Result<SyncFile> SyncFile::merge(const SyncFile& a, const SyncFile& b, std::stri
   const std::size_t n = std::min(name.size(), sizeof data.name - 1);
   std::memcpy(data.name, name.data(), n);
   data.fd2 = b.fd_.get();
-  if (sb_ioctl(a.fd_.get(), kSyncIocMerge, &data) < 0)
-    return Error::from_errno(errno, "SYNC_IOC_MERGE of " + fd_text(a.fd_.get()) + " and " + fd_text(b.fd_.get()) +
-                                        " failed");
+  if (sb_ioctl(a.fd_.get(), kSyncIocMerge, &data) < 0) {
+    const int err = errno;
+    const std::string what = "SYNC_IOC_MERGE of " + fd_text(a.fd_.get()) + " and " + fd_text(b.fd_.get());
+    // The kernel's answers for an fd that is no sync_file any more (closed or replaced behind
+    // the object): ENOTTY for the first, ENOENT for the second, EBADF for a closed one.
+    if (err == ENOTTY || err == ENOENT || err == EBADF)
+      return Error(Errc::invalid_handle, err, what + ": one of them is not a sync_file any more");
+    return Error::from_errno(err, what + " failed");
+  }
   return SyncFile(UniqueFd(data.fence));
 }
 

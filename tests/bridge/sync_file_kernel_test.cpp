@@ -31,6 +31,18 @@ std::string thread_comm() {
 
 // ---- wait outcomes ----
 
+// Regression: an fd replaced behind the object is an invalid handle for merge, as for adopt
+// (the kernel says ENOENT for a second fd that is not a sync_file, ENOTTY for a first one).
+TEST_F(SyncFileKernelTest, MergeWithAnFdReplacedBehindTheObjectIsAnInvalidHandle) {
+  SwSyncTimeline tl = open_timeline();
+  SyncFile a = fence(tl, 1);
+  SyncFile b = fence(tl, 2);
+  UniqueFd not_a_sync_file = make_eventfd();
+  ASSERT_EQ(::dup2(not_a_sync_file.get(), b.fd()), b.fd());  // b's number is an eventfd now
+  SB_EXPECT_ERROR(SyncFile::merge(a, b), Errc::invalid_handle, ENOENT);
+  SB_EXPECT_ERROR(SyncFile::merge(b, a), Errc::invalid_handle, ENOTTY);
+}
+
 TEST_F(SyncFileKernelTest, SignaledByInc) {
   SwSyncTimeline tl = open_timeline();
   SyncFile f = fence(tl, 2);

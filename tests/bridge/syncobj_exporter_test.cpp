@@ -34,6 +34,22 @@ TEST_F(SyncobjExporterTest, AdvanceSignalsTheSyncobjPointThenTheCoreFence) {
   SB_EXPECT_ERROR(ex.advance(~std::uint64_t{0}), Errc::out_of_range, ERANGE);
 }
 
+// Regression: point 0 of a new exporter is reached (fence_at(0) is signaled, and the sw_sync
+// exporter hands out a signaled sync_file for it), though the syncobj has no fence yet.
+TEST_F(SyncobjExporterTest, SyncFileAtZeroOfANewExporterIsSignaled) {
+  SyncobjExporter ex = must(SyncobjExporter::create(dev_, "ex"));
+  EXPECT_EQ(must(ex.fence_at(0)).status(), FenceStatus::signaled);
+  SyncFile file = must(ex.sync_file_at(0));
+  EXPECT_EQ(must(file.wait(std::chrono::nanoseconds::zero())), WaitStatus::signaled);
+  bool delivered = false;
+  SB_ASSERT_OK(ex.sync_file_at(0, [&](Result<SyncFile> f) {
+    if (!f.ok()) return;
+    auto w = f->wait(std::chrono::nanoseconds::zero());
+    delivered = w.ok() && *w == WaitStatus::signaled;
+  }));
+  EXPECT_TRUE(delivered);
+}
+
 TEST_F(SyncobjExporterTest, StartsAtItsInitialValue) {
   SyncobjExporter ex = must(SyncobjExporter::create(dev_, "ex", 41));
   EXPECT_EQ(ex.value(), 41u);

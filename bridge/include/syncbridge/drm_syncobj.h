@@ -35,7 +35,9 @@
 // Errors: Errc::unsupported (EOPNOTSUPP) when the device lacks the capability (checked before
 // any ioctl); Errc::invalid_argument (EINVAL) for a point not submitted yet (transfer, export,
 // or a wait without for_submit/available); Errc::not_found (ENOENT) for a handle the kernel does
-// not know (destroyed); Errc::invalid_handle (EBADF) when the DRM fd was closed behind our back.
+// not know (destroyed), except export_fd(), for which the kernel answers EINVAL
+// (Errc::invalid_argument); Errc::invalid_handle (EBADF) when the DRM fd was closed behind our
+// back.
 //
 // Ownership: each object owns its handle and destroys it when destroyed; it moves, never
 // copies. The DrmDevice it was made on must outlive it. export_fd() returns a new fd (you own
@@ -188,8 +190,8 @@ class TimelineSyncobj {
 
 // Waits on several points of one device at once: all of them with SyncobjWait::all, else the
 // first to complete (WaitAnyResult::index). Handles are raw, so this also answers for a handle
-// that no object owns any more (Errc::not_found, ENOENT). Errc::invalid_argument for an empty
-// list or a negative timeout.
+// that no object owns any more (Errc::not_found, ENOENT). An empty list is signaled (index 0),
+// as the kernel answers a wait on zero handles; Errc::invalid_argument for a negative timeout.
 [[nodiscard]] Result<WaitAnyResult> wait_syncobjs(const DrmDevice& device, std::span<const SyncobjPoint> points,
                                                   std::chrono::nanoseconds timeout, std::uint32_t flags = 0);
 

@@ -91,6 +91,7 @@ class SyncobjExporter {
   const std::string& name() const noexcept;
 
  private:
+  Result<SyncFile> signaled_sync_file() const;  // for point 0, which no syncobj fence may cover
   struct State;
   explicit SyncobjExporter(std::unique_ptr<State> state) noexcept;
   std::unique_ptr<State> state_;
