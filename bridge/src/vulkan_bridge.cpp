@@ -27,22 +27,25 @@ const char* path_name(VulkanWaitPath path) noexcept {
 
 namespace detail {
 
-// A Watcher (watcher.h) made on first use: no thread for bridges that never need one.
+// A Watcher (watcher.h) made on first use: no thread for bridges that never need one. Callers
+// share ownership of it while they register a watch, so a concurrent stop() never destroys it
+// under them; the last holder destroys it (joining its thread).
 class LazyWatcher {
  public:
-  Result<Watcher*> get() {
+  Result<std::shared_ptr<Watcher>> get() {
     std::lock_guard guard(mutex_);
     if (stopped_) return Error(Errc::invalid_handle, EBADF, "the bridge's watcher is stopped");
-    if (!watcher_.valid()) {
+    if (!watcher_) {
       auto w = Watcher::create(WatcherMode::own_thread);
       if (!w) return std::move(w).error();
-      watcher_ = std::move(*w);
+      watcher_ = std::make_shared<Watcher>(std::move(*w));
     }
-    return &watcher_;
+    return watcher_;
   }
-  // Stops the thread; pending watches are dropped without their callbacks.
+  // Stops the thread once no caller holds the watcher; pending watches are dropped without
+  // their callbacks.
   void stop() {
-    Watcher dying;
+    std::shared_ptr<Watcher> dying;
     {
       std::lock_guard guard(mutex_);
       stopped_ = true;
@@ -53,7 +56,7 @@ class LazyWatcher {
  private:
   std::mutex mutex_;
   bool stopped_ = false;
-  Watcher watcher_;
+  std::shared_ptr<Watcher> watcher_;
 };
 
 struct VulkanSyncobjState {

@@ -1,4 +1,5 @@
 // VulkanBridge: CPU -> GPU waits, every path the machine supports, errors and teardown.
+#include <atomic>
 #include <thread>
 
 #include "kernel_requirement.h"
@@ -328,6 +329,35 @@ TEST_F(VulkanBridgeTest, SwSyncFileGatesTheGpu) {
   EXPECT_EQ(*r, WaitStatus::signaled);
   SB_ASSERT_OK(w->status());
   queue_wait_idle();
+}
+
+// Regression: every member may be called from any thread, so wait_for() racing shutdown()
+// must either get a wait or a clean error, never touch a destroyed Watcher.
+TEST_F(VulkanBridgeTest, WaitForRacingShutdownIsSafe) {
+  auto exporter = SwSyncExporter::create("vk-race");
+  if (!exporter) SB_SKIP_OR_FAIL_IN_VM("no sw_sync: " + exporter.error().message());
+  auto file = exporter->sync_file_at(1);
+  SB_ASSERT_OK(file);
+  VulkanBridgeOptions o;
+  o.allow_sync_fd_import = false;  // the watcher path is the one that races
+  for (int round = 0; round < 20; ++round) {
+    auto bridge = make_bridge(o);
+    ASSERT_TRUE(bridge);
+    std::atomic<bool> started{false};
+    std::atomic<int> unexpected{0};
+    std::thread racer([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto w = bridge->wait_for(*file);
+        started = true;
+        if (!w && w.error().code() != Errc::invalid_handle) ++unexpected;
+      }
+    });
+    while (!started) std::this_thread::yield();
+    bridge->shutdown();
+    racer.join();
+    EXPECT_EQ(unexpected.load(), 0) << "round " << round;
+  }
+  SB_ASSERT_OK(exporter->advance(1));
 }
 
 TEST_F(VulkanBridgeTest, ErroredSwSyncFileReleasesTheGpu) {

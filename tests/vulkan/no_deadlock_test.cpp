@@ -145,9 +145,12 @@ TEST_F(VulkanNoDeadlockTest, OneThreadSubmitsGatedWorkTakesItsFenceThenSignals) 
         step(what + ": wait_for");
         auto in = make_input(*bridge, kind, t, point);
         SB_ASSERT_OK(in);
-        if (kind == InputKind::syncobj_materialized && device().has(VulkanCaps::sync_fd_semaphore_import))
+        if (kind == InputKind::syncobj_materialized && device().has(VulkanCaps::sync_fd_semaphore_import)) {
           EXPECT_EQ(in->wait.path(), VulkanWaitPath::sync_fd_import) << "a materialized syncobj point goes native";
-        if (kind == InputKind::syncobj_unsubmitted) EXPECT_EQ(in->wait.path(), VulkanWaitPath::host_signal);
+        }
+        if (kind == InputKind::syncobj_unsubmitted) {
+          EXPECT_EQ(in->wait.path(), VulkanWaitPath::host_signal);
+        }
         step(what + ": prepare + submit");
         auto sig = stream->prepare();
         SB_ASSERT_OK(sig);
