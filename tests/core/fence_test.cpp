@@ -65,12 +65,35 @@ TEST_F(FenceTest, HugeTimeoutsSaturateInsteadOfOverflowing) {
   later.join();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, WaitStatus::signaled);
-  FenceSet set;
-  SB_ASSERT_OK(set.add(f));
-  // ~7.2e18 ns: representable, but now + that would overflow the deadline.
-  auto all = set.wait_all(std::chrono::hours(2'000'000));
-  ASSERT_TRUE(all.ok());
-  EXPECT_EQ(*all, WaitStatus::signaled);
+  // The same on pending fences, for each way a huge timeout can reach the deadline arithmetic:
+  // an overflowed deadline lies in the past, and the wait would time out at once instead of
+  // being woken by the advance.
+  const std::chrono::nanoseconds huge[] = {std::chrono::nanoseconds::max(), std::chrono::hours(2'000'000),
+                                           std::chrono::nanoseconds(INT64_MAX) - 1ns};
+  std::uint64_t point = 1;
+  for (const auto timeout : huge) {
+    ++point;
+    Fence pending = fence_at(t, point);
+    FenceSet set;
+    SB_ASSERT_OK(set.add(pending));
+    std::thread advance([&] {
+      std::this_thread::sleep_for(5ms);
+      EXPECT_TRUE(t.advance().ok());
+    });
+    auto all = set.wait_all(timeout);
+    advance.join();
+    ASSERT_TRUE(all.ok());
+    EXPECT_EQ(*all, WaitStatus::signaled) << "timeout " << timeout.count() << " ns overflowed";
+  }
+  Fence last = fence_at(t, point + 1);
+  std::thread advance([&] {
+    std::this_thread::sleep_for(5ms);
+    EXPECT_TRUE(t.advance().ok());
+  });
+  auto until = last.wait_until(MonotonicTime::max());
+  advance.join();
+  SB_ASSERT_OK(until);
+  EXPECT_EQ(*until, WaitStatus::signaled);
 }
 
 TEST_F(FenceTest, WaitUntilAPastDeadlineTimesOut) {
