@@ -62,8 +62,11 @@
 //   - A VulkanWait must live until the submission that waits on it has completed on the GPU
 //     (its semaphore may be imported anew once it is destroyed); or hand it to
 //     VulkanBridge::retire_after(wait, completion_fence), which keeps it until then.
-//   - shutdown() releases every GPU wait still pending (their inputs are reported as
-//     Errc::timeline_closed) and stops the threads; then let the queue drain (vkQueueWaitIdle)
+//   - shutdown() releases every host_signal GPU wait still pending (their inputs are reported
+//     as Errc::timeline_closed) and stops the threads. A native wait (sync_fd_import,
+//     syncobj_timeline) is gated by the kernel fence itself, which only its producer can
+//     complete: close a SwSyncExporter (its pending fences complete with ENOENT and release the
+//     GPU) or signal the syncobj point. Then let the queue drain (vkQueueWaitIdle)
 //     before destroying the bridge or a stream, whose destructors destroy the semaphores (they
 //     call shutdown() themselves if you did not). A completion fence that signaled through a
 //     sync_file does not tell the validation layer that the batch retired: drain the queue.
@@ -200,8 +203,9 @@ class VulkanBridge {
   };
   Stats stats() const;
 
-  // Releases every pending GPU wait and stops watching; later wait_for() calls fail with
-  // Errc::invalid_handle. Idempotent.
+  // Releases every pending host_signal GPU wait (native ones wait for their kernel fence: see
+  // "Lifetimes") and stops watching; later wait_for() calls fail with Errc::invalid_handle.
+  // Idempotent.
   void shutdown();
 
  private:
