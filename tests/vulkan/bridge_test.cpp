@@ -25,10 +25,7 @@ TEST_F(VulkanBridgeTest, CoreFenceGatesTheGpuThroughHostSignal) {
   SB_ASSERT_OK(wait);
   EXPECT_EQ(wait->path(), VulkanWaitPath::host_signal);
   EXPECT_FALSE(wait->released());
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({wait->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto done = stream->submitted(std::move(*sig));
+  auto done = submit_gated(*stream, *wait);
   SB_ASSERT_OK(done);
 
   SB_ASSERT_OK(t.advance(2));  // below the point: still gated
@@ -57,10 +54,7 @@ TEST_F(VulkanBridgeTest, AlreadySignaledFenceIsReleasedAtOnce) {
   auto wait = bridge->wait_for(*f);
   SB_ASSERT_OK(wait);
   EXPECT_TRUE(wait->released());
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({wait->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto done = stream->submitted(std::move(*sig));
+  auto done = submit_gated(*stream, *wait);
   SB_ASSERT_OK(done);
   auto r = done->wait(5s);
   SB_ASSERT_OK(r);
@@ -77,10 +71,7 @@ TEST_F(VulkanBridgeTest, ErroredFenceReleasesTheGpuAndReportsTheError) {
   SB_ASSERT_OK(f);
   auto wait = bridge->wait_for(*f);
   SB_ASSERT_OK(wait);
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({wait->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto done = stream->submitted(std::move(*sig));
+  auto done = submit_gated(*stream, *wait);
   SB_ASSERT_OK(done);
   t.close();  // the fence completes with ENOENT
   auto r = done->wait(5s);
@@ -107,10 +98,7 @@ TEST_F(VulkanBridgeTest, ManyOutOfOrderInputsEachGateTheirOwnSubmission) {
     SB_ASSERT_OK(f);
     auto w = bridge->wait_for(*f);
     SB_ASSERT_OK(w);
-    auto sig = stream->prepare();
-    SB_ASSERT_OK(sig);
-    ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-    auto d = stream->submitted(std::move(*sig));
+    auto d = submit_gated(*stream, *w);
     SB_ASSERT_OK(d);
     done.push_back(*d);
     waits.push_back(std::move(*w));
@@ -140,10 +128,7 @@ TEST_F(VulkanBridgeTest, PoolReusesSemaphoresWithoutEarlySignals) {
     SB_ASSERT_OK(f);
     auto w = bridge->wait_for(*f);
     SB_ASSERT_OK(w);
-    auto sig = stream->prepare();
-    SB_ASSERT_OK(sig);
-    ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-    auto d = stream->submitted(std::move(*sig));
+    auto d = submit_gated(*stream, *w);
     SB_ASSERT_OK(d);
     if (i % 10 == 0) {  // now and then, prove the gate still holds on a reused semaphore
       auto early = d->wait(2ms);
@@ -167,10 +152,7 @@ TEST_F(VulkanBridgeTest, ShutdownReleasesPendingWaitsSoTheQueueDrains) {
   SB_ASSERT_OK(f);
   auto w = bridge->wait_for(*f);
   SB_ASSERT_OK(w);
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto d = stream->submitted(std::move(*sig));
+  auto d = submit_gated(*stream, *w);
   SB_ASSERT_OK(d);
   bridge->shutdown();
   auto s = d->wait(5s);
@@ -236,10 +218,7 @@ TEST_F(VulkanBridgeTest, RetireAfterKeepsTheWaitUntilCompletion) {
   SB_ASSERT_OK(f);
   auto w = bridge->wait_for(*f);
   SB_ASSERT_OK(w);
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto d = stream->submitted(std::move(*sig));
+  auto d = submit_gated(*stream, *w);
   SB_ASSERT_OK(d);
   bridge->retire_after(std::move(*w), *d);
   SB_ASSERT_OK(t.advance());
@@ -262,10 +241,7 @@ TEST_F(VulkanBridgeTest, SyncFileIsImportedAsSyncFdWhereSupported) {
   SB_ASSERT_OK(w);
   EXPECT_EQ(w->path(), VulkanWaitPath::sync_fd_import);
   EXPECT_TRUE(file->valid()) << "the caller's sync_file is borrowed, not consumed";
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto d = stream->submitted(std::move(*sig));
+  auto d = submit_gated(*stream, *w);
   SB_ASSERT_OK(d);
   auto s = d->wait(5s);
   SB_ASSERT_OK(s);
@@ -287,10 +263,7 @@ TEST_F(VulkanBridgeTest, SyncFileTakesHostSignalWhenImportIsTurnedOff) {
   auto w = bridge->wait_for(*file);
   SB_ASSERT_OK(w);
   EXPECT_EQ(w->path(), VulkanWaitPath::host_signal);
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto d = stream->submitted(std::move(*sig));
+  auto d = submit_gated(*stream, *w);
   SB_ASSERT_OK(d);
   auto s = d->wait(5s);
   SB_ASSERT_OK(s);
@@ -314,10 +287,7 @@ TEST_F(VulkanBridgeTest, SwSyncFileGatesTheGpu) {
   SB_ASSERT_OK(w);
   EXPECT_EQ(w->path(), device().has(VulkanCaps::sync_fd_semaphore_import) ? VulkanWaitPath::sync_fd_import
                                                                           : VulkanWaitPath::host_signal);
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto d = stream->submitted(std::move(*sig));
+  auto d = submit_gated(*stream, *w);
   SB_ASSERT_OK(d);
   SB_ASSERT_OK(exporter->advance(1));
   auto early = d->wait(30ms);
@@ -372,10 +342,7 @@ TEST_F(VulkanBridgeTest, ErroredSwSyncFileReleasesTheGpu) {
   SB_ASSERT_OK(file);
   auto w = bridge->wait_for(*file);
   SB_ASSERT_OK(w);
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto d = stream->submitted(std::move(*sig));
+  auto d = submit_gated(*stream, *w);
   SB_ASSERT_OK(d);
   exporter->close();  // the kernel fence completes with ENOENT
   auto r = d->wait(10s);
@@ -409,10 +376,7 @@ TEST_F(VulkanBridgeTest, SyncobjPointGatesTheGpu) {
     w = bridge->wait_for(exporter->syncobj(), 2);  // host_signal through the watcher
   }
   SB_ASSERT_OK(w);
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto d = stream->submitted(std::move(*sig));
+  auto d = submit_gated(*stream, *w);
   SB_ASSERT_OK(d);
   SB_ASSERT_OK(exporter->signal_to(1));
   auto early = d->wait(30ms);

@@ -63,10 +63,7 @@ TEST_F(VulkanCompletionTest, DirectWaitsAndFenceObserversBothComplete) {
     SB_ASSERT_OK(f);
     auto w = bridge->wait_for(*f);
     SB_ASSERT_OK(w);
-    auto sig = stream->prepare();
-    SB_ASSERT_OK(sig);
-    ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-    auto d = stream->submitted(std::move(*sig));
+    auto d = submit_gated(*stream, *w);
     SB_ASSERT_OK(d);
     done.push_back(*d);
   }
@@ -135,10 +132,7 @@ TEST_F(VulkanCompletionTest, ShutdownClosesPendingFences) {
   SB_ASSERT_OK(f);
   auto w = bridge->wait_for(*f);
   SB_ASSERT_OK(w);
-  auto sig = stream->prepare();
-  SB_ASSERT_OK(sig);
-  ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-  auto d = stream->submitted(std::move(*sig));
+  auto d = submit_gated(*stream, *w);
   SB_ASSERT_OK(d);
   SB_ASSERT_OK(t.advance());
   queue_wait_idle();  // the GPU is done; shutting the stream down is now allowed
@@ -163,10 +157,7 @@ TEST_F(VulkanCompletionTest, ExportsSyncFileWhereSupported) {
     SB_ASSERT_OK(f);
     auto w = bridge->wait_for(*f);
     SB_ASSERT_OK(w);
-    auto sig = stream->prepare();
-    SB_ASSERT_OK(sig);
-    ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-    auto d = stream->submitted(std::move(*sig));
+    auto d = submit_gated(*stream, *w);
     SB_ASSERT_OK(d);
     done.push_back(*d);
   }
@@ -205,10 +196,7 @@ TEST_F(VulkanCompletionTest, DirectWaitDoesNotStarveTheEarlierPointThatReleasesI
     SB_ASSERT_OK(f);
     auto w = bridge->wait_for(*f);
     SB_ASSERT_OK(w);
-    auto sig = stream->prepare();
-    SB_ASSERT_OK(sig);
-    ASSERT_EQ(submit({w->submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-    auto d = stream->submitted(std::move(*sig));
+    auto d = submit_gated(*stream, *w);
     SB_ASSERT_OK(d);
     done.push_back(*d);
     waits.push_back(std::move(*w));

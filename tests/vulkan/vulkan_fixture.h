@@ -251,6 +251,17 @@ class VulkanTest : public FdLeakCheckedTest {
     (void)queue_wait_idle_(ctx_->queue());
   }
 
+  // The common step of the bridge tests: an empty submission gated on `input` (named with
+  // depends_on, as vulkan_bridge.h asks) signaling the stream's next point; its completion fence.
+  Result<Fence> submit_gated(VulkanCompletionStream& stream, const VulkanWait& input) {
+    auto sig = stream.prepare();
+    if (!sig) return std::move(sig).error();
+    sig->depends_on(input);
+    if (VkResult r = submit({input.submit_info()}, {sig->submit_info()}); r != VK_SUCCESS)
+      return vulkan_error(r, "vkQueueSubmit2");  // the VulkanSignal is abandoned on return
+    return stream.submitted(std::move(*sig));
+  }
+
   // A binary semaphore the test owns (destroyed in TearDown), exportable as SYNC_FD if asked.
   VkSemaphore make_binary_semaphore(bool exportable) {
     VkExportSemaphoreCreateInfo exp{};
