@@ -7,7 +7,13 @@
 #include "syncbridge/drm_device.h"
 #include "syncbridge/syncobj_exporter.h"
 
+#include "mirror_close_gate.h"
+
 namespace syncbridge {
+
+namespace {
+constexpr std::uint64_t kClosedPoint = ~std::uint64_t{0};
+}  // namespace
 
 struct SyncobjExporter::State {
   std::string name;
@@ -16,6 +22,7 @@ struct SyncobjExporter::State {
   mutable std::mutex mu;
   std::uint64_t value = 0;  // the syncobj's, under mu
   bool closed = false;
+  detail::MirrorCloseGate close_gate;  // under mu
   std::multimap<std::uint64_t, SyncFileReady> requests;  // by point, under mu
 
   using Ready = std::vector<std::pair<std::uint64_t, SyncFileReady>>;
@@ -56,9 +63,18 @@ struct SyncobjExporter::State {
       if (auto ok = syncobj.signal(target); !ok) return ok;
       value = target;
       if (!requests.empty()) take_ready(ready);
+      close_gate.begin_update();
     }
     // Errc::backwards here means a concurrent advance already moved the core past target.
-    if (auto ok = timeline.signal_to(target); !ok && ok.error().code() != Errc::backwards) return ok;
+    // timeline_closed cannot happen: a close() meanwhile leaves the core close to the gate.
+    auto moved = timeline.signal_to(target);
+    bool close_core;
+    {
+      std::lock_guard lk(mu);
+      close_core = close_gate.end_update();
+    }
+    if (close_core) timeline.close();
+    if (!moved && moved.error().code() != Errc::backwards) return moved;
     if (!ready.empty()) deliver(ready);
     return {};
   }
@@ -167,15 +183,22 @@ const Timeline& SyncobjExporter::timeline() const noexcept { return state_->time
 
 void SyncobjExporter::close() noexcept {
   if (!state_) return;
+  State& s = *state_;
   std::multimap<std::uint64_t, SyncFileReady> requests;
+  bool close_core;
   {
-    std::lock_guard lk(state_->mu);
-    if (state_->closed) return;
-    state_->closed = true;
-    requests = std::move(state_->requests);
-    state_->requests.clear();
+    std::lock_guard lk(s.mu);
+    if (s.closed) return;
+    s.closed = true;
+    // Release every kernel waiter of a point never reached, a GPU wait on a timeline semaphore
+    // imported from this syncobj included: the last point there is. A syncobj point cannot
+    // carry an error, so such waiters see it signaled (the core fences report ENOENT).
+    if (s.value != kClosedPoint) (void)s.syncobj.signal(kClosedPoint);
+    requests = std::move(s.requests);
+    s.requests.clear();
+    close_core = s.close_gate.close_core_now();
   }
-  state_->timeline.close();
+  if (close_core) s.timeline.close();
   for (auto& [point, cb] : requests)
     cb(Error(Errc::timeline_closed, ENOENT,
              "SyncobjExporter '" + state_->name + "' closed before point " + std::to_string(point) + " was submitted"));

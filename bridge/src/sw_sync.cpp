@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "mirror_close_gate.h"
 #include "sw_sync_internal.h"
 #include "uapi.h"
 
@@ -175,8 +176,21 @@ struct SwSyncExporter::State {
   // nothing.
   std::vector<Held> held;
   std::size_t head = 0;
+  detail::MirrorCloseGate close_gate;  // guarded by lock
 
   ~State() { close_kernel_side(); }
+
+  // Outside lock, after a kernel INC of n that began a close-gate update.
+  Result<void> update_core(std::uint32_t n) {
+    auto r = core.advance(n);  // cannot fail as closed: close() leaves the core to us
+    bool close_core;
+    {
+      std::lock_guard guard(lock);
+      close_core = close_gate.end_update();
+    }
+    if (close_core) core.close();
+    return r;
+  }
 
   Error closed_error() const {
     return Error(Errc::timeline_closed, ENOENT, "sw_sync exporter '" + core.name() + "' is closed");
@@ -304,9 +318,10 @@ Result<void> SwSyncExporter::advance(std::uint32_t n) {
     if (n == 0) return {};
     auto r = s.inc_locked(n);
     if (!r) return r;
+    s.close_gate.begin_update();
   }
   // Outside the lock: core callbacks may call back into this exporter.
-  return s.core.advance(n);
+  return s.update_core(n);
 }
 
 Result<void> SwSyncExporter::signal_to(std::uint64_t point) {
@@ -330,9 +345,10 @@ Result<void> SwSyncExporter::signal_to(std::uint64_t point) {
     if (step == 0) return {};
     auto r = s.inc_locked(step);
     if (!r) return r;
+    s.close_gate.begin_update();
   }
   // A step, not signal_to(p): advances of other threads may land in between, in any order.
-  return s.core.advance(step);
+  return s.update_core(step);
 }
 
 Result<std::size_t> SwSyncExporter::poll_deadlines() {
@@ -369,11 +385,13 @@ Result<std::size_t> SwSyncExporter::poll_deadlines() {
 void SwSyncExporter::close() noexcept {
   if (!state_) return;
   State& s = *state_;
+  bool close_core;
   {
     std::lock_guard guard(s.lock);
     if (!s.closed.exchange(true, std::memory_order_relaxed)) s.close_kernel_side();
+    close_core = s.close_gate.close_core_now();
   }
-  s.core.close();  // idempotent; runs core callbacks outside our lock
+  if (close_core) s.core.close();  // idempotent; runs core callbacks outside our lock
 }
 
 std::uint32_t SwSyncExporter::value() const noexcept {

@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <iterator>
 #include <limits>
@@ -72,7 +74,7 @@ class FallbackWaiter {
 
   // O(n) in the device's set: the fallback only.
   void remove(int drm_fd, std::uint64_t id) {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
     auto it = groups_.find(drm_fd);
     if (it == groups_.end()) return;
     auto& entries = it->second.entries;
@@ -82,8 +84,14 @@ class FallbackWaiter {
         break;
       }
     }
-    if (entries.empty()) drop_group(it);
-    else (void)drm::syncobj_signal(drm_fd, {&it->second.wake, 1});
+    (void)drm::syncobj_signal(drm_fd, {&it->second.wake, 1});
+    if (!it->second.entries.empty()) return;
+    // Drop the group now (the caller may close the device next), but never while the helper
+    // sleeps on its wake syncobj: destroyed under it, that wake could not cut the wait short,
+    // and a new group's watches would sit out the slice. The signal above wakes it.
+    helper_idle_.wait(lk, [&] { return waiting_on_ != drm_fd; });
+    it = groups_.find(drm_fd);
+    if (it != groups_.end() && it->second.entries.empty()) drop_group(it);
   }
 
   void stop() {
@@ -109,6 +117,27 @@ class FallbackWaiter {
   void drop_group(GroupIt it) {
     (void)drm::syncobj_destroy(it->first, it->second.wake);
     groups_.erase(it);
+  }
+
+  // Helper thread, under mu_, while it waits on no wake syncobj.
+  void drop_empty_groups() {
+    for (auto it = groups_.begin(); it != groups_.end();) {
+      auto next = std::next(it);
+      if (it->second.entries.empty()) drop_group(it);
+      it = next;
+    }
+  }
+
+  // How long the helper sleeps in one wait when it serves one device: a wake syncobj cuts it
+  // short on every change, so the slice only bounds the cost of a lost wake-up. Tests set
+  // SYNCBRIDGE_WATCHER_FALLBACK_SLICE_MS high to make such a loss a hang they can see.
+  static std::chrono::milliseconds single_group_slice_from_env() {
+    if (const char* env = std::getenv("SYNCBRIDGE_WATCHER_FALLBACK_SLICE_MS")) {
+      char* end = nullptr;
+      const long long ms = std::strtoll(env, &end, 10);
+      if (end != env && *end == '\0' && ms > 0) return std::chrono::milliseconds(ms);
+    }
+    return std::chrono::milliseconds(500);
   }
 
   // Zero-timeout checks of entries [1, n) of a snapshot: which completed, with which errno.
@@ -145,6 +174,7 @@ class FallbackWaiter {
     std::vector<std::uint64_t> ids;
     std::vector<std::pair<std::uint64_t, int>> done;
     while (!stop_) {
+      drop_empty_groups();
       if (groups_.empty()) {
         cv_.wait(lk);
         continue;
@@ -163,7 +193,8 @@ class FallbackWaiter {
         points.push_back(e.point);
         ids.push_back(e.id);
       }
-      const auto slice = groups_.size() == 1 ? std::chrono::milliseconds(500) : std::chrono::milliseconds(5);
+      const auto slice = groups_.size() == 1 ? single_group_slice_ : std::chrono::milliseconds(5);
+      waiting_on_ = fd;
       lk.unlock();
 
       // The bounded wait. Not the epoll loop: this thread exists to block here.
@@ -172,6 +203,8 @@ class FallbackWaiter {
       if (!r || r->status == WaitStatus::signaled) collect_done(fd, handles, points, ids, done);
 
       lk.lock();
+      waiting_on_ = -1;
+      helper_idle_.notify_all();
       auto git = groups_.find(fd);
       if (git == groups_.end()) continue;
       for (const auto& [id, err] : done) {
@@ -184,7 +217,6 @@ class FallbackWaiter {
           break;
         }
       }
-      if (git->second.entries.empty()) drop_group(git);
       if (!r && done.empty()) {
         // The wait itself fails and no entry is to blame (ENOMEM...): do not spin.
         lk.unlock();
@@ -194,8 +226,11 @@ class FallbackWaiter {
     }
   }
 
+  const std::chrono::milliseconds single_group_slice_ = single_group_slice_from_env();
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable helper_idle_;  // waiting_on_ went back to -1
+  int waiting_on_ = -1;                  // the device the helper sleeps on, under mu_
   bool stop_ = false;
   std::map<int, Group> groups_;
   std::thread thread_;

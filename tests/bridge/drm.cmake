@@ -8,7 +8,8 @@ syncbridge_add_gtest(syncbridge-tests-drm-host LABELS bridge
   SOURCES drm_device_host_test.cpp watcher_test.cpp
   LIBS syncbridge::bridge PkgConfig::LIBDRM)
 syncbridge_add_gtest(syncbridge-tests-drm-kernel LABELS kernel
-  SOURCES drm_device_test.cpp syncobj_test.cpp syncobj_exporter_test.cpp watcher_kernel_test.cpp
+  SOURCES drm_device_test.cpp syncobj_test.cpp syncobj_exporter_test.cpp syncobj_exporter_close_test.cpp
+          watcher_kernel_test.cpp watcher_fallback_kernel_test.cpp
   LIBS syncbridge::bridge PkgConfig::LIBDRM)
 syncbridge_add_gtest(syncbridge-tests-watcher-stress LABELS "bridge;stress"
   SOURCES watcher_stress_test.cpp

@@ -118,8 +118,10 @@ class SwSyncExporter {
   // Errc::unsupported on kernels before 6.5.
   [[nodiscard]] Result<std::size_t> poll_deadlines();
 
-  // Closes the kernel timeline (pending sync_files complete with ENOENT), drops the held fds,
-  // then closes the core timeline (pending core fences complete with ENOENT). Idempotent.
+  // Closes the kernel timeline (pending sync_files complete with ENOENT, which releases GPU
+  // waits on them), drops the held fds, then closes the core timeline (pending core fences
+  // complete with ENOENT). An advance() racing close() either fails as closed and moves
+  // nothing, or moves both sides; close() does not wait for it. Idempotent.
   void close() noexcept;
 
   std::uint32_t value() const noexcept;  // the kernel timeline's value (0 when empty)

@@ -17,8 +17,8 @@
 // from the syncobj fd does), or uses SwSyncExporter. sync_file_at(point) without a callback
 // serves submitted points only.
 //
-// Cost: advance() is one ioctl, one uncontended mutex and the core advance: no allocation, no
-// other syscall. A sync_file costs WAIT_AVAILABLE, create, transfer, export and destroy of a
+// Cost: advance() is one ioctl, two uncontended lock acquisitions and the core advance: no
+// allocation, no other syscall. A sync_file costs WAIT_AVAILABLE, create, transfer, export and destroy of a
 // temporary binary syncobj (see drm_syncobj.h), plus SyncFile::adopt's SYNC_IOC_FILE_INFO.
 // Ownership: the exporter owns its syncobj (destroyed with the exporter) and its core timeline;
 // the DrmDevice must outlive it. Moves, never copies.
@@ -81,9 +81,13 @@ class SyncobjExporter {
   const TimelineSyncobj& syncobj() const noexcept;
   const Timeline& timeline() const noexcept;
 
-  // Closes the core timeline (pending core fences complete with ENOENT) and hands pending
-  // sync_file requests Errc::timeline_closed; later advances fail with that too. The syncobj
-  // stays (points already signaled stay signaled) until the exporter is destroyed. Idempotent.
+  // Closing releases every waiter, as closing a sw_sync timeline does: the syncobj is signaled
+  // to its last point, 2^64-1, so kernel waits and GPU waits on a timeline semaphore imported
+  // from it proceed (a syncobj point cannot carry an error: they see it signaled); pending core
+  // fences complete with ENOENT; pending sync_file requests get Errc::timeline_closed; later
+  // calls fail with that too. value() keeps the last value advanced to. An advance() racing
+  // close() either fails as closed and moves nothing, or moves both sides; close() does not
+  // wait for it. Idempotent; the destructor closes.
   void close() noexcept;
 
   std::uint64_t value() const noexcept;  // 0 when empty
