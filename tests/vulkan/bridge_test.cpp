@@ -354,6 +354,62 @@ TEST_F(VulkanBridgeTest, ErroredSwSyncFileReleasesTheGpu) {
   queue_wait_idle();
 }
 
+// Whichever path the bridge takes (sync_fd_import where the driver imports SYNC_FD, as in the
+// VM's native runs), closing the sw_sync exporter releases the GPU.
+TEST_F(VulkanBridgeTest, ClosingTheSwSyncExporterReleasesTheGpuOnEveryPath) {
+  auto exporter = SwSyncExporter::create("vk-test-close-native");
+  if (!exporter) SB_SKIP_OR_FAIL_IN_VM("no sw_sync: " + exporter.error().message());
+  auto bridge = make_bridge();
+  auto stream = make_stream();
+  ASSERT_TRUE(bridge && stream);
+  auto file = exporter->sync_file_at(3);
+  SB_ASSERT_OK(file);
+  auto w = bridge->wait_for(*file);
+  SB_ASSERT_OK(w);
+  auto d = submit_gated(*stream, *w);
+  SB_ASSERT_OK(d);
+  exporter->close();
+  auto r = d->wait(10s);
+  SB_ASSERT_OK(r);
+  EXPECT_EQ(*r, WaitStatus::signaled) << "closing the SwSyncExporter left the GPU waiting (wait path "
+                                      << static_cast<int>(w->path()) << ")";
+  queue_wait_idle();
+}
+
+// Closing the producer is what releases a native GPU wait (shutdown() cannot: see the header's
+// "Lifetimes"). Regression: a SyncobjExporter closed before the point left the GPU waiting.
+TEST_F(VulkanBridgeTest, ClosingTheSyncobjExporterReleasesTheGpu) {
+  auto drm = DrmDevice::open_render_node();
+  if (!drm) SB_SKIP_OR_FAIL_IN_VM("no DRM render node with timeline syncobjs: " + drm.error().message());
+  auto exporter = SyncobjExporter::create(*drm, "vk-test-close");
+  SB_ASSERT_OK(exporter);
+  auto bridge = make_bridge();
+  auto stream = make_stream();
+  ASSERT_TRUE(bridge && stream);
+  Result<VulkanWait> w = Error(Errc::unsupported, EOPNOTSUPP, "");
+  VulkanSyncobjTimeline imported;
+  if (bridge->caps() != VulkanCaps::none && device().has(VulkanCaps::opaque_fd_maybe_syncobj)) {
+    auto fd = exporter->export_syncobj_fd();
+    SB_ASSERT_OK(fd);
+    auto imp = bridge->import_syncobj(std::move(*fd));
+    SB_ASSERT_OK(imp);
+    imported = *imp;
+    w = bridge->wait_for(imported, 5);
+  } else {
+    w = bridge->wait_for(exporter->syncobj(), 5);  // host_signal through the watcher
+  }
+  SB_ASSERT_OK(w);
+  auto d = submit_gated(*stream, *w);
+  SB_ASSERT_OK(d);
+  SB_ASSERT_OK(exporter->advance(2));
+  exporter->close();  // point 5 is never reached
+  auto r = d->wait(10s);
+  SB_ASSERT_OK(r);
+  EXPECT_EQ(*r, WaitStatus::signaled) << "closing the SyncobjExporter left the GPU waiting on point 5 (wait path "
+                                      << static_cast<int>(w->path()) << ")";
+  queue_wait_idle();
+}
+
 TEST_F(VulkanBridgeTest, SyncobjPointGatesTheGpu) {
   auto drm = DrmDevice::open_render_node();
   if (!drm) SB_SKIP_OR_FAIL_IN_VM("no DRM render node with timeline syncobjs: " + drm.error().message());

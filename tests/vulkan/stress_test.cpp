@@ -57,7 +57,11 @@ TEST_F(VulkanStressTest, HundredThousandHostSignalsNoLostOrEarlySignal) {
         if (!gated && (rng() & 255) == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
       }
     });
-    std::deque<Fence> in_flight;
+    struct InFlight {
+      Fence completion;
+      std::vector<VulkanWait> waits;  // destroyed only once completion signaled
+    };
+    std::deque<InFlight> in_flight;
     for (std::uint64_t p = 1; p <= per_thread && !failed; p += waits_per_submit) {
       std::vector<VkSemaphoreSubmitInfo> waits;
       std::vector<VulkanWait> held;
@@ -95,10 +99,16 @@ TEST_F(VulkanStressTest, HundredThousandHostSignalsNoLostOrEarlySignal) {
         completed.fetch_add(1);
       });
       if (reg) reg->detach();
-      in_flight.push_back(*done);
+      // Each VulkanWait lives until its submission completed, as the header requires: half of
+      // them through retire_after(), half kept here next to the completion fence.
+      if ((p / waits_per_submit) % 2 == 0) {
+        for (auto& w : held) bridge->retire_after(std::move(w), *done);
+        held.clear();
+      }
+      in_flight.push_back({*done, std::move(held)});
       bridged_upto.store(std::min(p + waits_per_submit - 1, per_thread));
       while (in_flight.size() > max_in_flight) {
-        auto r = in_flight.front().wait(30s);
+        auto r = in_flight.front().completion.wait(30s);
         if (!r || *r != WaitStatus::signaled) {
           failed = true;
           break;
@@ -107,7 +117,7 @@ TEST_F(VulkanStressTest, HundredThousandHostSignalsNoLostOrEarlySignal) {
       }
     }
     for (auto& f : in_flight) {
-      auto r = f.wait(60s);
+      auto r = f.completion.wait(60s);
       if (!r || *r != WaitStatus::signaled) failed = true;
     }
     stop = true;

@@ -65,10 +65,10 @@
 //   - shutdown() releases every host_signal GPU wait still pending (their inputs are reported
 //     as Errc::timeline_closed) and stops the threads. A native wait (sync_fd_import,
 //     syncobj_timeline) is gated by the kernel fence itself, which only its producer can
-//     complete: close a SwSyncExporter (its pending fences complete with ENOENT and release the
-//     GPU) or signal the syncobj point. Then let the queue drain (vkQueueWaitIdle)
-//     before destroying the bridge or a stream, whose destructors destroy the semaphores (they
-//     call shutdown() themselves if you did not). A completion fence that signaled through a
+//     complete: reach the point, or close the exporter (closing either exporter releases every
+//     point it never reached: sw_sync.h, syncobj_exporter.h). Then let the queue drain
+//     (vkQueueWaitIdle) before destroying the bridge or a stream, whose destructors destroy the
+//     semaphores (they call shutdown() themselves if you did not). A completion fence that signaled through a
 //     sync_file does not tell the validation layer that the batch retired: drain the queue.
 // Threads: every member may be called from any thread. Submissions that use a stream's
 // VulkanSignals must reach the queue in prepare() order (one stream per queue; prepare and
