@@ -76,6 +76,27 @@ Error empty_fence_error(const char* what) {
   return Error(Errc::invalid_handle, EBADF, std::string(what) + " on an empty or moved-from Fence");
 }
 
+enum class Place { first, last };
+
+// Under the timeline lock, on a pending fence: queues `node` on its callback list, with a new
+// fence reference for the node.
+void add_callback_locked(FenceState& f, CallbackNode* node, Place place) noexcept {
+  fence_acquire(&f);
+  node->fence = &f;
+  node->in_list = true;
+  if (!f.callbacks) {
+    node->next = node->prev = node;
+    f.callbacks = node;
+  } else {
+    CallbackNode* tail = f.callbacks->prev;
+    node->prev = tail;
+    node->next = f.callbacks;
+    tail->next = node;
+    f.callbacks->prev = node;
+    if (place == Place::first) f.callbacks = node;
+  }
+}
+
 Result<WaitStatus> completed_result(const FenceState& f, std::uint32_t word) {
   if ((word & kStatusMask) == kSignaled) return WaitStatus::signaled;
   return Error(Errc::fence_error, f.error,
@@ -248,21 +269,9 @@ Result<CallbackRegistration> Fence::on_complete(Callback callback) const {
     std::lock_guard guard(f.timeline->lock);
     // Decided under the lock: a completion batch flips the word under this lock too.
     if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending) {
-      fence_acquire(state_);
-      node->fence = state_;
       node->fn = std::move(callback);
-      node->in_list = true;
       CallbackNode* raw = node.release();
-      if (!f.callbacks) {
-        raw->next = raw->prev = raw;
-        f.callbacks = raw;
-      } else {
-        CallbackNode* tail = f.callbacks->prev;
-        raw->prev = tail;
-        raw->next = f.callbacks;
-        tail->next = raw;
-        f.callbacks->prev = raw;
-      }
+      add_callback_locked(f, raw, Place::last);
       return CallbackRegistration(raw);
     }
   }
@@ -289,23 +298,62 @@ std::optional<MonotonicTime> Fence::deadline() const noexcept {
   return to_time_point(state_->deadline_ns);
 }
 
+namespace {
+// An eventfd that reads as readable from now on: a semaphore eventfd holding the largest count
+// it can, so a read (which takes one) never makes it unreadable in practice, whoever else
+// holds a dup of it. Like a sync_file, it stays readable once its fence completed.
+constexpr std::uint64_t kForeverReadable = 0xfffffffffffffffe;  // eventfd's maximum count
+constexpr int kPollableFlags = EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE;
+
+Result<UniqueFd> readable_eventfd() {
+  UniqueFd efd(::eventfd(0, kPollableFlags));
+  if (!efd) return Error::from_errno(errno, "eventfd for a completed fence failed");
+  if (::write(efd.get(), &kForeverReadable, sizeof kForeverReadable) != sizeof kForeverReadable)
+    return Error::from_errno(errno, "writing the eventfd of a completed fence failed");
+  return efd;
+}
+}  // namespace
+
+namespace detail {
+FenceState::~FenceState() {
+  if (pollable_fd >= 0) ::close(pollable_fd);
+}
+}  // namespace detail
+
 Result<UniqueFd> Fence::pollable_fd() const {
   if (!state_) return empty_fence_error("pollable_fd");
-  UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!efd) return Error::from_errno(errno, "eventfd for a fence failed");
-  // The callback writes through its own dup, so the caller may close theirs at any time
-  // without the callback ever writing to a recycled fd number.
-  auto writer = efd.dup();
-  if (!writer) return std::move(writer).error();
-  auto shared_writer = std::make_shared<UniqueFd>(std::move(*writer));
-  auto registration = on_complete([shared_writer](const Fence&) {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(shared_writer->get(), &one, sizeof one);
-    shared_writer->reset();
-  });
-  if (!registration) return std::move(registration).error();
-  registration->detach();
-  return efd;
+  FenceState& f = *state_;
+  int shared = -1;
+  {
+    std::lock_guard guard(f.timeline->lock);
+    // Decided under the lock, as the completion batch flips the word under it: the eventfd of
+    // a fence still pending here is written by that batch's callback, once.
+    if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending) {
+      if (f.pollable_fd < 0) {
+        auto writer = std::make_unique<CallbackNode>();
+        const int efd = ::eventfd(0, kPollableFlags);
+        if (efd < 0) return Error::from_errno(errno, "eventfd for a pending fence failed");
+        f.pollable_fd = efd;
+        // Runs first of the fence's callbacks (readiness, like waking the waiters, comes
+        // before user code); the node's fence reference keeps the fd open.
+        writer->fn = [](const Fence& done) {
+          const int fd = FenceAccess::state(done)->pollable_fd;
+          // The count is 0 until this one write: it cannot fail (EAGAIN would still leave the
+          // fd readable).
+          [[maybe_unused]] ssize_t n = ::write(fd, &kForeverReadable, sizeof kForeverReadable);
+        };
+        writer->refs.store(1, std::memory_order_relaxed);  // the list's only: never registered
+        add_callback_locked(f, writer.release(), Place::first);
+      }
+      shared = f.pollable_fd;
+    }
+  }
+  // Completed: a fresh fd, readable at once (the shared one may not be written yet, and a
+  // fence that never had one needs none now).
+  if (shared < 0) return readable_eventfd();
+  // Every caller gets its own fd for the one open eventfd, which lives as long as the state
+  // (and this handle keeps the state alive).
+  return UniqueFd::dup_of(shared);
 }
 
 const void* Fence::timeline_id() const noexcept { return state_ ? state_->timeline : nullptr; }

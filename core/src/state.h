@@ -27,6 +27,10 @@ struct TimelineState;
 
 // Field order packs this into 88 bytes (a 96-byte malloc chunk) with no padding holes.
 struct FenceState {
+  FenceState() = default;
+  FenceState(const FenceState&) = delete;
+  FenceState& operator=(const FenceState&) = delete;
+  ~FenceState();  // closes pollable_fd
   std::atomic<std::uint32_t> refs{1};
   std::atomic<std::uint32_t> word{kPending};
   std::uint64_t point = 0;            // unwrapped 64-bit position on the timeline
@@ -41,7 +45,14 @@ struct FenceState {
   FenceState* right = nullptr;
   FenceState* parent = nullptr;
   bool wake_sleepers = false;  // set under the lock at completion, consumed after unlock
+  // The eventfd behind Fence::pollable_fd(), shared by every fd it returned (each a dup), or -1.
+  // Created under the lock while the fence is pending, with a callback that makes it readable
+  // when the fence completes; never replaced; closed when the state dies.
+  std::int32_t pollable_fd = -1;
 };
+// README and the benchmark promise 96 bytes of heap per pending fence: the fd lives in what
+// was padding after `wake_sleepers`.
+static_assert(sizeof(void*) != 8 || sizeof(FenceState) == 88, "FenceState must stay in a 96-byte malloc chunk");
 
 void fence_acquire(FenceState* fence) noexcept;  // aborts on a 0 -> 1 transition
 void fence_release(FenceState* fence) noexcept;

@@ -2,7 +2,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <latch>
 #include <thread>
+#include <vector>
 
 #include "test_util.h"
 
@@ -130,6 +132,93 @@ TEST_F(FenceTest, PollableFdClosedEarlyLeaksNothing) {
   Fence f = fence_at(t, 1);
   { auto fd = f.pollable_fd(); ASSERT_TRUE(fd.ok()); }
   SB_ASSERT_OK(t.advance());  // the callback's own dup is written and closed now
+}
+
+// Issue 9, defect 7: each call used to leave a dup open (owned by a detached callback) until
+// the fence completed, so re-arming on a long-pending fence ran into EMFILE.
+TEST_F(FenceTest, PollableFdCallsOnAPendingFenceKeepNoFdOpen) {
+  const OpenFds at_start = open_fds();
+  auto t = make_timeline();
+  Fence f = fence_at(t, 1);
+  { auto first = f.pollable_fd(); ASSERT_TRUE(first.ok()); }
+  const OpenFds with_one = open_fds();
+  EXPECT_EQ(with_one.size(), at_start.size() + 1) << "the fence's own eventfd, and nothing else:\n"
+                                                  << describe_fd_changes(at_start, with_one);
+  for (int i = 0; i < 1000; ++i) {
+    auto fd = f.pollable_fd();
+    ASSERT_TRUE(fd.ok()) << "call " << i << ": " << fd.error().describe();
+  }
+  const std::string left_open = describe_fd_changes(with_one, open_fds());
+  EXPECT_TRUE(left_open.empty()) << "1000 pollable_fd() calls, each fd closed at once, changed the open fds:\n"
+                                 << left_open;
+  SB_ASSERT_OK(t.advance());
+  f = Fence();  // the last reference: the fence closes its eventfd
+  const std::string at_end = describe_fd_changes(at_start, open_fds());
+  EXPECT_TRUE(at_end.empty()) << "the fence's last reference is gone, its fds are not:\n" << at_end;
+}
+
+UniqueFd must_ok(Result<UniqueFd> r) {
+  if (!r.ok()) {
+    ADD_FAILURE() << r.error().describe();
+    return UniqueFd();
+  }
+  return std::move(r).value();
+}
+
+bool readable_now(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+TEST_F(FenceTest, EveryPollableFdOfAFenceBecomesReadableWhenItSignals) {
+  auto t = make_timeline();
+  Fence f = fence_at(t, 1);
+  std::vector<UniqueFd> fds;
+  for (int i = 0; i < 8; ++i) fds.push_back(must_ok(f.pollable_fd()));
+  for (const UniqueFd& fd : fds) EXPECT_FALSE(readable_now(fd.get()));
+  SB_ASSERT_OK(t.advance());
+  for (const UniqueFd& fd : fds) EXPECT_TRUE(readable_now(fd.get()));
+  // They share one eventfd: a holder that reads its fd does not take readiness from the others.
+  std::uint64_t value = 0;
+  ASSERT_EQ(::read(fds[0].get(), &value, sizeof value), static_cast<ssize_t>(sizeof value));
+  EXPECT_EQ(value, 1u);  // a semaphore eventfd
+  for (const UniqueFd& fd : fds) EXPECT_TRUE(readable_now(fd.get()));
+}
+
+TEST_F(FenceTest, PollableFdTakenAfterCompletionIsReadableAtOnce) {
+  auto t = make_timeline();
+  Fence signaled = fence_at(t, 1);
+  Fence errored = fence_at(t, 2);
+  UniqueFd before = must_ok(signaled.pollable_fd());  // the fence has its eventfd already
+  SB_ASSERT_OK(t.advance());
+  EXPECT_TRUE(readable_now(before.get()));
+  EXPECT_TRUE(readable_now(must_ok(signaled.pollable_fd()).get()));
+  t.close();
+  EXPECT_TRUE(readable_now(must_ok(errored.pollable_fd()).get()));
+}
+
+TEST_F(FenceTest, PollableFdsRacingCompletionAllBecomeReadable) {
+  // Threads take fds while the fence completes: whether a thread got the shared eventfd or a
+  // fresh readable one, its fd must become readable (a lost write would time the poll out).
+  constexpr int kThreads = 4;
+  for (int round = 0; round < 100; ++round) {
+    auto t = make_timeline();
+    Fence f = fence_at(t, 1);
+    std::latch start(kThreads + 1);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&] {
+        start.arrive_and_wait();
+        auto fd = f.pollable_fd();
+        ASSERT_TRUE(fd.ok()) << fd.error().describe();
+        pollfd p{fd->get(), POLLIN, 0};
+        EXPECT_EQ(::poll(&p, 1, 10'000), 1) << "round " << round << ": a pollable fd never became readable";
+      });
+    }
+    start.arrive_and_wait();
+    SB_ASSERT_OK(t.advance());
+    for (auto& th : threads) th.join();
+  }
 }
 
 TEST_F(FenceTest, CopiesShareOneObject) {

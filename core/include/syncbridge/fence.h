@@ -103,8 +103,16 @@ class Fence {
   Result<void> set_deadline(MonotonicTime deadline) const;
   std::optional<MonotonicTime> deadline() const noexcept;
 
-  // A new eventfd (EFD_CLOEXEC | EFD_NONBLOCK) that becomes readable when the fence completes,
-  // for epoll loops. The caller owns it; closing it early is safe.
+  // An fd for epoll loops that becomes readable when the fence completes (signaled or errored)
+  // and stays readable from then on, like a sync_file. The caller owns the returned fd and may
+  // close it at any time; it costs nothing after it is closed.
+  // What it is: while the fence is pending, every call returns a new dup (F_DUPFD_CLOEXEC) of
+  // one eventfd (EFD_NONBLOCK | EFD_SEMAPHORE) that the fence creates on the first call and
+  // owns until its last reference goes: one fd for the fence however often it is asked, plus
+  // the caller's dups. On completion the fence writes the eventfd's maximum count once, so
+  // a read (which takes 1) never makes it unreadable for the other holders; reading is not
+  // needed. On a fence that has already completed, each call returns a new eventfd of its own,
+  // readable at once.
   Result<UniqueFd> pollable_fd() const;
 
   // Timeline identity, for merging (fences of one timeline compare by point).
