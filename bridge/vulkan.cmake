@@ -17,12 +17,20 @@ if(NOT TARGET syncbridge-bridge)
   syncbridge_set_warnings(syncbridge-bridge)
 endif()
 
+# The device and its capabilities; the context and loader for programs without their own;
+# CPU -> GPU (vulkan_bridge.h) and GPU -> CPU (vulkan_completion.h), which share the semaphore
+# pool and the watcher slot.
 target_sources(syncbridge-bridge PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_caps.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_device.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_loader.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_context.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_semaphore_pool.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_watcher_slot.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_bridge.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_completion.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_completion.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_completion_wait.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/vulkan_completion_export.cpp)
 # The public headers include <vulkan/vulkan.h>. Vulkan::Headers is a build-time dependency
 # only: installed, the headers are found where the system keeps them (/usr/include on Debian),
 # so the exported package does not need find_dependency(Vulkan).

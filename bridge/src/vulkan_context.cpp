@@ -1,3 +1,4 @@
+// VulkanContext: an instance, a physical device and a VkDevice for programs without their own.
 #include "syncbridge/vulkan_context.h"
 
 #include <algorithm>
@@ -69,6 +70,55 @@ std::uint32_t instance_version(const InstanceFns& f) {
   if (f.enum_version && f.enum_version(&v) != VK_SUCCESS) v = VK_API_VERSION_1_0;
   return v;
 }
+
+// Every VK_EXT_debug_utils message of the severities the options ask for, to `user`'s callback.
+VkDebugUtilsMessengerCreateInfoEXT messenger_info(bool verbose, void* user,
+                                                  PFN_vkDebugUtilsMessengerCallbackEXT callback) {
+  VkDebugUtilsMessengerCreateInfoEXT mci{};
+  mci.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT;
+  mci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+  if (verbose)
+    mci.messageSeverity |= VK_DEBUG_UTILS_MESSAGE_SEVERITY_INFO_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_VERBOSE_BIT_EXT;
+  mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                    VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+  mci.pfnUserCallback = callback;
+  mci.pUserData = user;
+  return mci;
+}
+
+// A family with compute, preferring one with timestamps (graphics+compute is fine too).
+std::uint32_t compute_queue_family(PFN_vkGetPhysicalDeviceQueueFamilyProperties get_qf, VkPhysicalDevice pd) {
+  std::uint32_t qn = 0;
+  get_qf(pd, &qn, nullptr);
+  std::vector<VkQueueFamilyProperties> qf(qn);
+  get_qf(pd, &qn, qf.data());
+  std::uint32_t family = UINT32_MAX;
+  for (std::uint32_t i = 0; i < qn; ++i) {
+    if (!(qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
+    if (family == UINT32_MAX || (qf[family].timestampValidBits == 0 && qf[i].timestampValidBits != 0)) family = i;
+  }
+  return family;
+}
+
+// The feature chain for vkCreateDevice: timelineSemaphore, and synchronization2 from the 1.3
+// struct or, on a 1.2 device, the KHR one. Not copyable: the chain points into itself.
+struct DeviceFeatures {
+  VkPhysicalDeviceVulkan12Features f12{};
+  VkPhysicalDeviceVulkan13Features f13{};
+  VkPhysicalDeviceSynchronization2Features sync2{};
+  explicit DeviceFeatures(std::uint32_t device_version) {
+    f12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+    f12.timelineSemaphore = VK_TRUE;
+    f13.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES;
+    f13.synchronization2 = VK_TRUE;
+    sync2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SYNCHRONIZATION_2_FEATURES;
+    sync2.synchronization2 = VK_TRUE;
+    if (VK_API_VERSION_MINOR(device_version) >= 3) f12.pNext = &f13;
+    else f12.pNext = &sync2;
+  }
+  DeviceFeatures(const DeviceFeatures&) = delete;
+  DeviceFeatures& operator=(const DeviceFeatures&) = delete;
+};
 
 // Enumerates and reports every physical device of instance.
 Result<std::vector<VulkanDeviceChoice>> enumerate(VkInstance instance, PFN_vkGetInstanceProcAddr gipa) {
@@ -150,46 +200,50 @@ Result<std::unique_ptr<VulkanContext>> VulkanContext::create(PFN_vkGetInstancePr
   std::unique_ptr<VulkanContext> ctx(new VulkanContext);
   ctx->gipa_ = gipa;
   ctx->options_ = std::move(options);
-  const auto& opt = ctx->options_;
-  auto f = global_fns(gipa);
-  if (!f.create_instance) return Error(Errc::vulkan, EIO, "the loader has no vkCreateInstance");
+  if (auto r = ctx->create_instance(); !r) return std::move(r).error();
+  auto choices = enumerate(ctx->instance_, gipa);
+  if (!choices) return std::move(choices).error();
+  ctx->choices_ = std::move(*choices);
+  if (ctx->choices_.empty()) return Error(Errc::not_found, ENODEV, "no Vulkan physical device (no ICD found by the loader)");
+  auto chosen = ctx->pick_physical_device();
+  if (!chosen) return std::move(chosen).error();
+  if (auto r = ctx->create_device(**chosen); !r) return std::move(r).error();
+  return ctx;
+}
 
+// The instance (validation layer and debug messenger as the options ask), at the loader's
+// version capped to 1.3.
+Result<void> VulkanContext::create_instance() {
+  auto f = global_fns(gipa_);
+  if (!f.create_instance) return Error(Errc::vulkan, EIO, "the loader has no vkCreateInstance");
   const std::uint32_t loader_version = instance_version(f);
   if (loader_version < VK_API_VERSION_1_2)
     return Error(Errc::unsupported, EOPNOTSUPP,
                  "the Vulkan loader is version " + vulkan_version_string(loader_version) + "; 1.2 or later is needed");
-  ctx->api_version_ = std::min(loader_version, static_cast<std::uint32_t>(VK_API_VERSION_1_3));
+  api_version_ = std::min(loader_version, static_cast<std::uint32_t>(VK_API_VERSION_1_3));
 
   std::vector<const char*> layers;
-  if (opt.validation) {
+  if (options_.validation) {
     if (has_layer(f, validation_layer)) {
       layers.push_back(validation_layer);
-      ctx->validation_ = true;
-    } else if (!opt.validation_optional) {
+      validation_ = true;
+    } else if (!options_.validation_optional) {
       return Error(Errc::not_found, ENOENT,
                    std::string(validation_layer) + " is not installed (Debian: vulkan-validationlayers; or set "
                    "VK_LAYER_PATH to a folder holding VkLayer_khronos_validation.json)");
     }
   }
   std::vector<const char*> instance_exts;
-  const bool debug_utils = has_instance_ext(f, VK_EXT_DEBUG_UTILS_EXTENSION_NAME) || ctx->validation_;
+  const bool debug_utils = has_instance_ext(f, VK_EXT_DEBUG_UTILS_EXTENSION_NAME) || validation_;
   if (debug_utils) instance_exts.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
-
-  VkDebugUtilsMessengerCreateInfoEXT mci{};
-  mci.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT;
-  mci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-  if (opt.verbose_messages)
-    mci.messageSeverity |= VK_DEBUG_UTILS_MESSAGE_SEVERITY_INFO_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_VERBOSE_BIT_EXT;
-  mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                    VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
-  mci.pfnUserCallback = &VulkanContext::messenger_callback;
-  mci.pUserData = ctx.get();
+  const VkDebugUtilsMessengerCreateInfoEXT mci =
+      messenger_info(options_.verbose_messages, this, &VulkanContext::messenger_callback);
 
   VkApplicationInfo app{};
   app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
-  app.pApplicationName = opt.application_name.c_str();
+  app.pApplicationName = options_.application_name.c_str();
   app.pEngineName = "syncbridge";
-  app.apiVersion = ctx->api_version_;
+  app.apiVersion = api_version_;
   VkInstanceCreateInfo ici{};
   ici.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
   ici.pNext = debug_utils ? &mci : nullptr;  // messages from vkCreateInstance/vkDestroyInstance too
@@ -198,107 +252,85 @@ Result<std::unique_ptr<VulkanContext>> VulkanContext::create(PFN_vkGetInstancePr
   ici.ppEnabledLayerNames = layers.data();
   ici.enabledExtensionCount = static_cast<std::uint32_t>(instance_exts.size());
   ici.ppEnabledExtensionNames = instance_exts.data();
-  if (VkResult r = f.create_instance(&ici, nullptr, &ctx->instance_); r != VK_SUCCESS)
-    return vulkan_error(r, "vkCreateInstance");
+  if (VkResult r = f.create_instance(&ici, nullptr, &instance_); r != VK_SUCCESS) return vulkan_error(r, "vkCreateInstance");
   if (debug_utils) {
-    auto create_messenger = ctx->instance_fn<PFN_vkCreateDebugUtilsMessengerEXT>("vkCreateDebugUtilsMessengerEXT");
+    auto create_messenger = instance_fn<PFN_vkCreateDebugUtilsMessengerEXT>("vkCreateDebugUtilsMessengerEXT");
     if (create_messenger) {
-      if (VkResult r = create_messenger(ctx->instance_, &mci, nullptr, &ctx->messenger_); r != VK_SUCCESS)
+      if (VkResult r = create_messenger(instance_, &mci, nullptr, &messenger_); r != VK_SUCCESS)
         return vulkan_error(r, "vkCreateDebugUtilsMessengerEXT");
     }
   }
+  return {};
+}
 
-  auto choices = enumerate(ctx->instance_, gipa);
-  if (!choices) return std::move(choices).error();
-  ctx->choices_ = std::move(*choices);
-  if (ctx->choices_.empty()) return Error(Errc::not_found, ENODEV, "no Vulkan physical device (no ICD found by the loader)");
-
-  // Pick the device.
+// The device the options name (an index or a name substring), or the best usable one.
+Result<const VulkanDeviceChoice*> VulkanContext::pick_physical_device() const {
+  const std::string& wanted = options_.device;
   const VulkanDeviceChoice* chosen = nullptr;
-  if (opt.device.empty()) {
-    for (const auto& c : ctx->choices_)
+  if (wanted.empty()) {
+    for (const auto& c : choices_)
       if (c.usable && (!chosen || type_score(c.report.device_type) > type_score(chosen->report.device_type))) chosen = &c;
-    if (!chosen) {
-      std::string why;
-      for (const auto& c : ctx->choices_) why += " [" + c.report.device_name + ": " + c.why_not + "]";
-      return Error(Errc::unsupported, EOPNOTSUPP, "no usable Vulkan device:" + why);
-    }
-  } else {
-    const bool numeric = std::all_of(opt.device.begin(), opt.device.end(), [](unsigned char ch) { return std::isdigit(ch); });
-    for (const auto& c : ctx->choices_) {
-      if (numeric ? std::to_string(c.index) == opt.device
-                  : lower(c.report.device_name).find(lower(opt.device)) != std::string::npos) {
-        chosen = &c;
-        break;
-      }
-    }
-    if (!chosen) return Error(Errc::not_found, ENODEV, "no Vulkan device matches --device '" + opt.device + "'");
-    if (!chosen->usable)
-      return Error(Errc::unsupported, EOPNOTSUPP, "Vulkan device " + chosen->report.device_name + ": " + chosen->why_not);
+    if (chosen) return chosen;
+    std::string why;
+    for (const auto& c : choices_) why += " [" + c.report.device_name + ": " + c.why_not + "]";
+    return Error(Errc::unsupported, EOPNOTSUPP, "no usable Vulkan device:" + why);
   }
-  ctx->physical_device_ = chosen->physical_device;
-  const auto& report = chosen->report;
-
-  auto get_qf = ctx->instance_fn<PFN_vkGetPhysicalDeviceQueueFamilyProperties>("vkGetPhysicalDeviceQueueFamilyProperties");
-  std::uint32_t qn = 0;
-  get_qf(ctx->physical_device_, &qn, nullptr);
-  std::vector<VkQueueFamilyProperties> qf(qn);
-  get_qf(ctx->physical_device_, &qn, qf.data());
-  // Prefer a family with compute and timestamps; graphics+compute is fine too.
-  std::uint32_t family = UINT32_MAX;
-  for (std::uint32_t i = 0; i < qn; ++i) {
-    if (!(qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
-    if (family == UINT32_MAX || (qf[family].timestampValidBits == 0 && qf[i].timestampValidBits != 0)) family = i;
+  const bool numeric = std::all_of(wanted.begin(), wanted.end(), [](unsigned char ch) { return std::isdigit(ch); });
+  for (const auto& c : choices_) {
+    if (numeric ? std::to_string(c.index) == wanted : lower(c.report.device_name).find(lower(wanted)) != std::string::npos) {
+      chosen = &c;
+      break;
+    }
   }
-  ctx->queue_family_ = family;
+  if (!chosen) return Error(Errc::not_found, ENODEV, "no Vulkan device matches --device '" + wanted + "'");
+  if (!chosen->usable)
+    return Error(Errc::unsupported, EOPNOTSUPP, "Vulkan device " + chosen->report.device_name + ": " + chosen->why_not);
+  return chosen;
+}
 
-  const std::uint32_t dev_version = std::min(report.api_version, ctx->api_version_);
-  ctx->extensions_ = vulkan_bridge_device_extensions(report);
-  VkPhysicalDeviceVulkan12Features f12{};
-  f12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
-  f12.timelineSemaphore = VK_TRUE;
-  VkPhysicalDeviceVulkan13Features f13{};
-  f13.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES;
-  f13.synchronization2 = VK_TRUE;
-  VkPhysicalDeviceSynchronization2Features sync2{};
-  sync2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SYNCHRONIZATION_2_FEATURES;
-  sync2.synchronization2 = VK_TRUE;
-  if (VK_API_VERSION_MINOR(dev_version) >= 3) f12.pNext = &f13;
-  else f12.pNext = &sync2;
-
+// The VkDevice on `chosen`: one queue of a compute family, timelineSemaphore and
+// synchronization2 enabled, every extension the bridge can use; then its VulkanDevice.
+Result<void> VulkanContext::create_device(const VulkanDeviceChoice& chosen) {
+  physical_device_ = chosen.physical_device;
+  const auto& report = chosen.report;
+  queue_family_ = compute_queue_family(
+      instance_fn<PFN_vkGetPhysicalDeviceQueueFamilyProperties>("vkGetPhysicalDeviceQueueFamilyProperties"),
+      physical_device_);
+  extensions_ = vulkan_bridge_device_extensions(report);
+  DeviceFeatures features(std::min(report.api_version, api_version_));
   const float priority = 1.0f;
   VkDeviceQueueCreateInfo qci{};
   qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-  qci.queueFamilyIndex = family;
+  qci.queueFamilyIndex = queue_family_;
   qci.queueCount = 1;
   qci.pQueuePriorities = &priority;
   VkDeviceCreateInfo dci{};
   dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-  dci.pNext = &f12;
+  dci.pNext = &features.f12;
   dci.queueCreateInfoCount = 1;
   dci.pQueueCreateInfos = &qci;
-  dci.enabledExtensionCount = static_cast<std::uint32_t>(ctx->extensions_.size());
-  dci.ppEnabledExtensionNames = ctx->extensions_.data();
-  auto create_device = ctx->instance_fn<PFN_vkCreateDevice>("vkCreateDevice");
-  if (VkResult r = create_device(ctx->physical_device_, &dci, nullptr, &ctx->device_); r != VK_SUCCESS)
+  dci.enabledExtensionCount = static_cast<std::uint32_t>(extensions_.size());
+  dci.ppEnabledExtensionNames = extensions_.data();
+  auto create_device = instance_fn<PFN_vkCreateDevice>("vkCreateDevice");
+  if (VkResult r = create_device(physical_device_, &dci, nullptr, &device_); r != VK_SUCCESS)
     return vulkan_error(r, "vkCreateDevice (" + report.device_name + ")");
-  ctx->gdpa_ = ctx->instance_fn<PFN_vkGetDeviceProcAddr>("vkGetDeviceProcAddr");
-  auto get_queue = ctx->device_fn<PFN_vkGetDeviceQueue>("vkGetDeviceQueue");
-  get_queue(ctx->device_, family, 0, &ctx->queue_);
+  gdpa_ = instance_fn<PFN_vkGetDeviceProcAddr>("vkGetDeviceProcAddr");
+  auto get_queue = device_fn<PFN_vkGetDeviceQueue>("vkGetDeviceQueue");
+  get_queue(device_, queue_family_, 0, &queue_);
 
   VulkanDeviceInfo info;
-  info.instance = ctx->instance_;
-  info.physical_device = ctx->physical_device_;
-  info.device = ctx->device_;
-  info.get_instance_proc_addr = gipa;
-  info.get_device_proc_addr = ctx->gdpa_;
-  info.enabled_extensions = ctx->extensions_;
+  info.instance = instance_;
+  info.physical_device = physical_device_;
+  info.device = device_;
+  info.get_instance_proc_addr = gipa_;
+  info.get_device_proc_addr = gdpa_;
+  info.enabled_extensions = extensions_;
   info.timeline_semaphore_enabled = true;
   info.synchronization2_enabled = true;
   auto dev = VulkanDevice::create(info);
   if (!dev) return std::move(dev).error();
-  ctx->bridge_device_ = std::make_unique<VulkanDevice>(std::move(*dev));
-  return ctx;
+  bridge_device_ = std::make_unique<VulkanDevice>(std::move(*dev));
+  return {};
 }
 
 VulkanContext::~VulkanContext() {

@@ -15,20 +15,16 @@
 
 #include "syncbridge/result.h"
 #include "syncbridge/vulkan_bridge.h"
+#include "vulkan_semaphore_pool.h"
 
 namespace syncbridge::detail {
-
-struct HostSlot {
-  VkSemaphore semaphore = VK_NULL_HANDLE;
-  std::uint64_t value = 0;  // the last value handed out
-};
 
 struct VulkanWaitState {
   std::shared_ptr<VulkanBridgeCore> core;
   VulkanWaitPath path = VulkanWaitPath::host_signal;
-  HostSlot* slot = nullptr;                     // host_signal
+  PooledSemaphore* slot = nullptr;              // host_signal: a timeline semaphore of the pool
   std::uint64_t value = 0;                      // host_signal
-  VkSemaphore binary = VK_NULL_HANDLE;          // sync_fd_import: back to the pool when this dies
+  PooledSemaphore* binary = nullptr;            // sync_fd_import: back to the pool when this dies
   std::shared_ptr<VulkanSyncobjState> syncobj;  // syncobj_timeline: keeps the semaphore alive
   std::atomic<bool> claimed{false};             // host_signal: whoever sets it signals the semaphore
   std::atomic<bool> released{false};

@@ -15,110 +15,94 @@ using syncbridge::vulkan_error;
 
 namespace {
 
-// The application-side entry points this sample calls (loaded from the context's device).
+// The application-side entry points this sample calls (loaded from the context): member, then
+// the entry point, from the instance (I) or the device (D); loaded by load() below.
+#define SB_SAMPLE_FNS(I, D) \
+  I(get_memory_properties, vkGetPhysicalDeviceMemoryProperties) \
+  I(get_properties, vkGetPhysicalDeviceProperties) \
+  I(get_queue_families, vkGetPhysicalDeviceQueueFamilyProperties) \
+  I(get_time_domains, vkGetPhysicalDeviceCalibrateableTimeDomainsEXT) \
+  D(create_buffer, vkCreateBuffer) \
+  D(destroy_buffer, vkDestroyBuffer) \
+  D(get_buffer_requirements, vkGetBufferMemoryRequirements) \
+  D(allocate_memory, vkAllocateMemory) \
+  D(free_memory, vkFreeMemory) \
+  D(bind_buffer_memory, vkBindBufferMemory) \
+  D(map_memory, vkMapMemory) \
+  D(create_shader_module, vkCreateShaderModule) \
+  D(destroy_shader_module, vkDestroyShaderModule) \
+  D(create_set_layout, vkCreateDescriptorSetLayout) \
+  D(destroy_set_layout, vkDestroyDescriptorSetLayout) \
+  D(create_pipeline_layout, vkCreatePipelineLayout) \
+  D(destroy_pipeline_layout, vkDestroyPipelineLayout) \
+  D(create_compute_pipelines, vkCreateComputePipelines) \
+  D(destroy_pipeline, vkDestroyPipeline) \
+  D(create_descriptor_pool, vkCreateDescriptorPool) \
+  D(destroy_descriptor_pool, vkDestroyDescriptorPool) \
+  D(allocate_sets, vkAllocateDescriptorSets) \
+  D(update_sets, vkUpdateDescriptorSets) \
+  D(create_command_pool, vkCreateCommandPool) \
+  D(destroy_command_pool, vkDestroyCommandPool) \
+  D(allocate_command_buffers, vkAllocateCommandBuffers) \
+  D(begin, vkBeginCommandBuffer) \
+  D(end, vkEndCommandBuffer) \
+  D(cmd_bind_pipeline, vkCmdBindPipeline) \
+  D(cmd_bind_sets, vkCmdBindDescriptorSets) \
+  D(cmd_push_constants, vkCmdPushConstants) \
+  D(cmd_dispatch, vkCmdDispatch) \
+  D(cmd_barrier2, vkCmdPipelineBarrier2) \
+  D(cmd_reset_query_pool, vkCmdResetQueryPool) \
+  D(cmd_write_timestamp2, vkCmdWriteTimestamp2) \
+  D(create_query_pool, vkCreateQueryPool) \
+  D(destroy_query_pool, vkDestroyQueryPool) \
+  D(get_query_results, vkGetQueryPoolResults) \
+  D(queue_submit2, vkQueueSubmit2) \
+  D(queue_wait_idle, vkQueueWaitIdle) \
+  D(create_semaphore, vkCreateSemaphore) \
+  D(destroy_semaphore, vkDestroySemaphore) \
+  D(signal_semaphore, vkSignalSemaphore) \
+  D(wait_semaphores, vkWaitSemaphores)
+
 struct Fns {
-  PFN_vkGetPhysicalDeviceMemoryProperties get_memory_properties;
-  PFN_vkGetPhysicalDeviceProperties get_properties;
-  PFN_vkGetPhysicalDeviceQueueFamilyProperties get_queue_families;
-  PFN_vkGetPhysicalDeviceCalibrateableTimeDomainsEXT get_time_domains;
-  PFN_vkCreateBuffer create_buffer;
-  PFN_vkDestroyBuffer destroy_buffer;
-  PFN_vkGetBufferMemoryRequirements get_buffer_requirements;
-  PFN_vkAllocateMemory allocate_memory;
-  PFN_vkFreeMemory free_memory;
-  PFN_vkBindBufferMemory bind_buffer_memory;
-  PFN_vkMapMemory map_memory;
-  PFN_vkCreateShaderModule create_shader_module;
-  PFN_vkDestroyShaderModule destroy_shader_module;
-  PFN_vkCreateDescriptorSetLayout create_set_layout;
-  PFN_vkDestroyDescriptorSetLayout destroy_set_layout;
-  PFN_vkCreatePipelineLayout create_pipeline_layout;
-  PFN_vkDestroyPipelineLayout destroy_pipeline_layout;
-  PFN_vkCreateComputePipelines create_compute_pipelines;
-  PFN_vkDestroyPipeline destroy_pipeline;
-  PFN_vkCreateDescriptorPool create_descriptor_pool;
-  PFN_vkDestroyDescriptorPool destroy_descriptor_pool;
-  PFN_vkAllocateDescriptorSets allocate_sets;
-  PFN_vkUpdateDescriptorSets update_sets;
-  PFN_vkCreateCommandPool create_command_pool;
-  PFN_vkDestroyCommandPool destroy_command_pool;
-  PFN_vkAllocateCommandBuffers allocate_command_buffers;
-  PFN_vkBeginCommandBuffer begin;
-  PFN_vkEndCommandBuffer end;
-  PFN_vkCmdBindPipeline cmd_bind_pipeline;
-  PFN_vkCmdBindDescriptorSets cmd_bind_sets;
-  PFN_vkCmdPushConstants cmd_push_constants;
-  PFN_vkCmdDispatch cmd_dispatch;
-  PFN_vkCmdPipelineBarrier2 cmd_barrier2;
-  PFN_vkCmdResetQueryPool cmd_reset_query_pool;
-  PFN_vkCmdWriteTimestamp2 cmd_write_timestamp2;
-  PFN_vkCreateQueryPool create_query_pool;
-  PFN_vkDestroyQueryPool destroy_query_pool;
-  PFN_vkGetQueryPoolResults get_query_results;
-  PFN_vkQueueSubmit2 queue_submit2;
-  PFN_vkQueueWaitIdle queue_wait_idle;
-  PFN_vkCreateSemaphore create_semaphore;
-  PFN_vkDestroySemaphore destroy_semaphore;
-  PFN_vkSignalSemaphore signal_semaphore;
-  PFN_vkWaitSemaphores wait_semaphores;
+#define SB_DECLARE(member, name) PFN_##name member = nullptr;
+  SB_SAMPLE_FNS(SB_DECLARE, SB_DECLARE)
+#undef SB_DECLARE
 };
 
 Fns load(syncbridge::VulkanContext& c) {
-  Fns f{};
-  f.get_memory_properties = c.instance_fn<PFN_vkGetPhysicalDeviceMemoryProperties>("vkGetPhysicalDeviceMemoryProperties");
-  f.get_properties = c.instance_fn<PFN_vkGetPhysicalDeviceProperties>("vkGetPhysicalDeviceProperties");
-  f.get_queue_families = c.instance_fn<PFN_vkGetPhysicalDeviceQueueFamilyProperties>("vkGetPhysicalDeviceQueueFamilyProperties");
-  f.get_time_domains = c.instance_fn<PFN_vkGetPhysicalDeviceCalibrateableTimeDomainsEXT>(
-      "vkGetPhysicalDeviceCalibrateableTimeDomainsEXT");
-  f.create_buffer = c.device_fn<PFN_vkCreateBuffer>("vkCreateBuffer");
-  f.destroy_buffer = c.device_fn<PFN_vkDestroyBuffer>("vkDestroyBuffer");
-  f.get_buffer_requirements = c.device_fn<PFN_vkGetBufferMemoryRequirements>("vkGetBufferMemoryRequirements");
-  f.allocate_memory = c.device_fn<PFN_vkAllocateMemory>("vkAllocateMemory");
-  f.free_memory = c.device_fn<PFN_vkFreeMemory>("vkFreeMemory");
-  f.bind_buffer_memory = c.device_fn<PFN_vkBindBufferMemory>("vkBindBufferMemory");
-  f.map_memory = c.device_fn<PFN_vkMapMemory>("vkMapMemory");
-  f.create_shader_module = c.device_fn<PFN_vkCreateShaderModule>("vkCreateShaderModule");
-  f.destroy_shader_module = c.device_fn<PFN_vkDestroyShaderModule>("vkDestroyShaderModule");
-  f.create_set_layout = c.device_fn<PFN_vkCreateDescriptorSetLayout>("vkCreateDescriptorSetLayout");
-  f.destroy_set_layout = c.device_fn<PFN_vkDestroyDescriptorSetLayout>("vkDestroyDescriptorSetLayout");
-  f.create_pipeline_layout = c.device_fn<PFN_vkCreatePipelineLayout>("vkCreatePipelineLayout");
-  f.destroy_pipeline_layout = c.device_fn<PFN_vkDestroyPipelineLayout>("vkDestroyPipelineLayout");
-  f.create_compute_pipelines = c.device_fn<PFN_vkCreateComputePipelines>("vkCreateComputePipelines");
-  f.destroy_pipeline = c.device_fn<PFN_vkDestroyPipeline>("vkDestroyPipeline");
-  f.create_descriptor_pool = c.device_fn<PFN_vkCreateDescriptorPool>("vkCreateDescriptorPool");
-  f.destroy_descriptor_pool = c.device_fn<PFN_vkDestroyDescriptorPool>("vkDestroyDescriptorPool");
-  f.allocate_sets = c.device_fn<PFN_vkAllocateDescriptorSets>("vkAllocateDescriptorSets");
-  f.update_sets = c.device_fn<PFN_vkUpdateDescriptorSets>("vkUpdateDescriptorSets");
-  f.create_command_pool = c.device_fn<PFN_vkCreateCommandPool>("vkCreateCommandPool");
-  f.destroy_command_pool = c.device_fn<PFN_vkDestroyCommandPool>("vkDestroyCommandPool");
-  f.allocate_command_buffers = c.device_fn<PFN_vkAllocateCommandBuffers>("vkAllocateCommandBuffers");
-  f.begin = c.device_fn<PFN_vkBeginCommandBuffer>("vkBeginCommandBuffer");
-  f.end = c.device_fn<PFN_vkEndCommandBuffer>("vkEndCommandBuffer");
-  f.cmd_bind_pipeline = c.device_fn<PFN_vkCmdBindPipeline>("vkCmdBindPipeline");
-  f.cmd_bind_sets = c.device_fn<PFN_vkCmdBindDescriptorSets>("vkCmdBindDescriptorSets");
-  f.cmd_push_constants = c.device_fn<PFN_vkCmdPushConstants>("vkCmdPushConstants");
-  f.cmd_dispatch = c.device_fn<PFN_vkCmdDispatch>("vkCmdDispatch");
-  f.cmd_barrier2 = c.device_fn<PFN_vkCmdPipelineBarrier2>("vkCmdPipelineBarrier2");
+  Fns f;
+#define SB_INSTANCE(member, name) f.member = c.instance_fn<PFN_##name>(#name);
+#define SB_DEVICE(member, name) f.member = c.device_fn<PFN_##name>(#name);
+  SB_SAMPLE_FNS(SB_INSTANCE, SB_DEVICE)
+#undef SB_INSTANCE
+#undef SB_DEVICE
+  // synchronization2 on a 1.2 device: the KHR extension's names.
   if (!f.cmd_barrier2) f.cmd_barrier2 = c.device_fn<PFN_vkCmdPipelineBarrier2>("vkCmdPipelineBarrier2KHR");
-  f.cmd_reset_query_pool = c.device_fn<PFN_vkCmdResetQueryPool>("vkCmdResetQueryPool");
-  f.cmd_write_timestamp2 = c.device_fn<PFN_vkCmdWriteTimestamp2>("vkCmdWriteTimestamp2");
   if (!f.cmd_write_timestamp2) f.cmd_write_timestamp2 = c.device_fn<PFN_vkCmdWriteTimestamp2>("vkCmdWriteTimestamp2KHR");
-  f.create_query_pool = c.device_fn<PFN_vkCreateQueryPool>("vkCreateQueryPool");
-  f.destroy_query_pool = c.device_fn<PFN_vkDestroyQueryPool>("vkDestroyQueryPool");
-  f.get_query_results = c.device_fn<PFN_vkGetQueryPoolResults>("vkGetQueryPoolResults");
-  f.queue_submit2 = c.device_fn<PFN_vkQueueSubmit2>("vkQueueSubmit2");
   if (!f.queue_submit2) f.queue_submit2 = c.device_fn<PFN_vkQueueSubmit2>("vkQueueSubmit2KHR");
-  f.queue_wait_idle = c.device_fn<PFN_vkQueueWaitIdle>("vkQueueWaitIdle");
-  f.create_semaphore = c.device_fn<PFN_vkCreateSemaphore>("vkCreateSemaphore");
-  f.destroy_semaphore = c.device_fn<PFN_vkDestroySemaphore>("vkDestroySemaphore");
-  f.signal_semaphore = c.device_fn<PFN_vkSignalSemaphore>("vkSignalSemaphore");
-  f.wait_semaphores = c.device_fn<PFN_vkWaitSemaphores>("vkWaitSemaphores");
   return f;
 }
+#undef SB_SAMPLE_FNS
 
 Fns& fns() {
   static Fns f{};
   return f;
+}
+
+// One global memory barrier (synchronization2).
+void memory_barrier(VkCommandBuffer cmd, VkPipelineStageFlags2 src_stage, VkAccessFlags2 src_access,
+                    VkPipelineStageFlags2 dst_stage, VkAccessFlags2 dst_access) {
+  VkMemoryBarrier2 barrier{};
+  barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2;
+  barrier.srcStageMask = src_stage;
+  barrier.srcAccessMask = src_access;
+  barrier.dstStageMask = dst_stage;
+  barrier.dstAccessMask = dst_access;
+  VkDependencyInfo dep{};
+  dep.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO;
+  dep.memoryBarrierCount = 1;
+  dep.pMemoryBarriers = &barrier;
+  fns().cmd_barrier2(cmd, &dep);
 }
 
 }  // namespace
@@ -139,32 +123,49 @@ Result<void> ComputeJob::reset_queries() {
   for (std::size_t s = 0; s < slots_.size(); ++s) last_start_[s] = ~0ull;
   if (!timestamps_) return {};
   auto& f = fns();
+  auto cmd = begin_commands(VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);  // freed with the pool
+  if (!cmd) return std::move(cmd).error();
+  f.cmd_reset_query_pool(*cmd, query_pool_, 0, 2 * slots());
+  if (VkResult r = f.end(*cmd); r != VK_SUCCESS) return vulkan_error(r, "vkEndCommandBuffer");
+  std::lock_guard guard(ctx_.queue_mutex());
+  if (VkResult r = submit_locked(*cmd, {}, {}); r != VK_SUCCESS) return vulkan_error(r, "vkQueueSubmit2");
+  if (VkResult r = f.queue_wait_idle(ctx_.queue()); r != VK_SUCCESS) return vulkan_error(r, "vkQueueWaitIdle");
+  return {};
+}
+
+// A new primary command buffer of the pool, begun.
+Result<VkCommandBuffer> ComputeJob::begin_commands(VkCommandBufferUsageFlags usage) {
+  auto& f = fns();
   VkCommandBufferAllocateInfo cbai{};
   cbai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
   cbai.commandPool = command_pool_;
   cbai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
   cbai.commandBufferCount = 1;
-  VkCommandBuffer cmd = VK_NULL_HANDLE;  // freed with the pool
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
   if (VkResult r = f.allocate_command_buffers(ctx_.device(), &cbai, &cmd); r != VK_SUCCESS)
     return vulkan_error(r, "vkAllocateCommandBuffers");
   VkCommandBufferBeginInfo cbbi{};
   cbbi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-  cbbi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  cbbi.flags = usage;
   if (VkResult r = f.begin(cmd, &cbbi); r != VK_SUCCESS) return vulkan_error(r, "vkBeginCommandBuffer");
-  f.cmd_reset_query_pool(cmd, query_pool_, 0, 2 * slots());
-  if (VkResult r = f.end(cmd); r != VK_SUCCESS) return vulkan_error(r, "vkEndCommandBuffer");
+  return cmd;
+}
+
+// One vkQueueSubmit2 of `cmd`; the caller holds the context's queue lock.
+VkResult ComputeJob::submit_locked(VkCommandBuffer cmd, const std::vector<VkSemaphoreSubmitInfo>& waits,
+                                   const std::vector<VkSemaphoreSubmitInfo>& signals) {
   VkCommandBufferSubmitInfo cbi{};
   cbi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO;
   cbi.commandBuffer = cmd;
   VkSubmitInfo2 si{};
   si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2;
+  si.waitSemaphoreInfoCount = static_cast<std::uint32_t>(waits.size());
+  si.pWaitSemaphoreInfos = waits.data();
   si.commandBufferInfoCount = 1;
   si.pCommandBufferInfos = &cbi;
-  std::lock_guard guard(ctx_.queue_mutex());
-  if (VkResult r = f.queue_submit2(ctx_.queue(), 1, &si, VK_NULL_HANDLE); r != VK_SUCCESS)
-    return vulkan_error(r, "vkQueueSubmit2");
-  if (VkResult r = f.queue_wait_idle(ctx_.queue()); r != VK_SUCCESS) return vulkan_error(r, "vkQueueWaitIdle");
-  return {};
+  si.signalSemaphoreInfoCount = static_cast<std::uint32_t>(signals.size());
+  si.pSignalSemaphoreInfos = signals.data();
+  return fns().queue_submit2(ctx_.queue(), 1, &si, VK_NULL_HANDLE);
 }
 
 Result<VkBuffer> ComputeJob::make_buffer(VkDeviceMemory& memory, void*& map, VkDeviceSize size) {
@@ -207,11 +208,23 @@ Result<VkBuffer> ComputeJob::make_buffer(VkDeviceMemory& memory, void*& map, VkD
 }
 
 Result<void> ComputeJob::init(std::uint32_t slot_count, std::uint32_t elements) {
+  elements_ = elements;
+  if (auto r = create_pipeline(); !r) return r;
+  if (auto r = create_pools(slot_count); !r) return r;
+  if (auto r = init_timestamps(slot_count); !r) return r;
+  slots_.resize(slot_count);
+  for (std::uint32_t s = 0; s < slot_count; ++s) {
+    if (auto r = init_slot(s); !r) return r;
+    if (auto r = record(s); !r) return r;
+  }
+  return {};
+}
+
+// The transform shader's compute pipeline: two storage buffers (in, out) and the element count
+// as a push constant.
+Result<void> ComputeJob::create_pipeline() {
   auto& f = fns();
   VkDevice dev = ctx_.device();
-  elements_ = elements;
-  const VkDeviceSize bytes = VkDeviceSize{elements} * sizeof(std::uint32_t);
-
   VkShaderModuleCreateInfo smi{};
   smi.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
   smi.codeSize = sizeof(transform_spv);
@@ -250,7 +263,13 @@ Result<void> ComputeJob::init(std::uint32_t slot_count, std::uint32_t elements) 
   cpi.layout = pipeline_layout_;
   if (VkResult r = f.create_compute_pipelines(dev, VK_NULL_HANDLE, 1, &cpi, nullptr, &pipeline_); r != VK_SUCCESS)
     return vulkan_error(r, "vkCreateComputePipelines");
+  return {};
+}
 
+// One descriptor set per slot, and the pool of the command buffers.
+Result<void> ComputeJob::create_pools(std::uint32_t slot_count) {
+  auto& f = fns();
+  VkDevice dev = ctx_.device();
   VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2 * slot_count};
   VkDescriptorPoolCreateInfo dpi{};
   dpi.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
@@ -264,8 +283,13 @@ Result<void> ComputeJob::init(std::uint32_t slot_count, std::uint32_t elements) 
   cpci.queueFamilyIndex = ctx_.queue_family();
   if (VkResult r = f.create_command_pool(dev, &cpci, nullptr, &command_pool_); r != VK_SUCCESS)
     return vulkan_error(r, "vkCreateCommandPool");
+  return {};
+}
 
-  // Timestamps: need valid bits on the queue family and a CLOCK_MONOTONIC calibration.
+// Timestamps: need valid bits on the queue family and a CLOCK_MONOTONIC calibration. Without
+// them the job runs untimed and timestamp_note() says why.
+Result<void> ComputeJob::init_timestamps(std::uint32_t slot_count) {
+  auto& f = fns();
   std::uint32_t qn = 0;
   f.get_queue_families(ctx_.physical_device(), &qn, nullptr);
   std::vector<VkQueueFamilyProperties> qf(qn);
@@ -289,89 +313,77 @@ Result<void> ComputeJob::init(std::uint32_t slot_count, std::uint32_t elements) 
   else if (!get_calibrated_) timestamp_note_ = "no VK_EXT_calibrated_timestamps";
   else if (!monotonic_domain) timestamp_note_ = "no DEVICE + CLOCK_MONOTONIC calibration domains";
   timestamps_ = timestamp_note_.empty();
+  if (!timestamps_) return {};
+  VkQueryPoolCreateInfo qpi{};
+  qpi.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
+  qpi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+  qpi.queryCount = 2 * slot_count;
+  if (VkResult r = f.create_query_pool(ctx_.device(), &qpi, nullptr, &query_pool_); r != VK_SUCCESS)
+    return vulkan_error(r, "vkCreateQueryPool");
+  calibrate();
+  return {};
+}
+
+// The slot's input and output buffers (mapped) and its descriptor set naming them.
+Result<void> ComputeJob::init_slot(std::uint32_t s) {
+  auto& f = fns();
+  VkDevice dev = ctx_.device();
+  const VkDeviceSize bytes = VkDeviceSize{elements_} * sizeof(std::uint32_t);
+  Slot& sl = slots_[s];
+  void* in_map = nullptr;
+  void* out_map = nullptr;
+  auto in = make_buffer(sl.in_mem, in_map, bytes);
+  if (!in) return std::move(in).error();
+  sl.in = *in;
+  auto out = make_buffer(sl.out_mem, out_map, bytes);
+  if (!out) return std::move(out).error();
+  sl.out = *out;
+  sl.in_map = static_cast<std::uint32_t*>(in_map);
+  sl.out_map = static_cast<std::uint32_t*>(out_map);
+
+  VkDescriptorSetAllocateInfo dsai{};
+  dsai.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
+  dsai.descriptorPool = descriptor_pool_;
+  dsai.descriptorSetCount = 1;
+  dsai.pSetLayouts = &set_layout_;
+  if (VkResult r = f.allocate_sets(dev, &dsai, &sl.set); r != VK_SUCCESS) return vulkan_error(r, "vkAllocateDescriptorSets");
+  VkDescriptorBufferInfo dbi[2] = {{sl.in, 0, VK_WHOLE_SIZE}, {sl.out, 0, VK_WHOLE_SIZE}};
+  VkWriteDescriptorSet w[2]{};
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    w[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+    w[i].dstSet = sl.set;
+    w[i].dstBinding = i;
+    w[i].descriptorCount = 1;
+    w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    w[i].pBufferInfo = &dbi[i];
+  }
+  f.update_sets(dev, 2, w, 0, nullptr);
+  return {};
+}
+
+// The slot's command buffer, recorded once: start timestamp, host writes made visible, the
+// dispatch, shader writes made visible to the host, end timestamp.
+Result<void> ComputeJob::record(std::uint32_t s) {
+  auto& f = fns();
+  Slot& sl = slots_[s];
+  auto cmd = begin_commands(0);
+  if (!cmd) return std::move(cmd).error();
+  sl.cmd = *cmd;
   if (timestamps_) {
-    VkQueryPoolCreateInfo qpi{};
-    qpi.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
-    qpi.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    qpi.queryCount = 2 * slot_count;
-    if (VkResult r = f.create_query_pool(dev, &qpi, nullptr, &query_pool_); r != VK_SUCCESS)
-      return vulkan_error(r, "vkCreateQueryPool");
-    calibrate();
+    f.cmd_reset_query_pool(sl.cmd, query_pool_, 2 * s, 2);
+    f.cmd_write_timestamp2(sl.cmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, query_pool_, 2 * s);
   }
-
-  slots_.resize(slot_count);
-  for (std::uint32_t s = 0; s < slot_count; ++s) {
-    Slot& sl = slots_[s];
-    void* in_map = nullptr;
-    void* out_map = nullptr;
-    auto in = make_buffer(sl.in_mem, in_map, bytes);
-    if (!in) return std::move(in).error();
-    sl.in = *in;
-    auto out = make_buffer(sl.out_mem, out_map, bytes);
-    if (!out) return std::move(out).error();
-    sl.out = *out;
-    sl.in_map = static_cast<std::uint32_t*>(in_map);
-    sl.out_map = static_cast<std::uint32_t*>(out_map);
-
-    VkDescriptorSetAllocateInfo dsai{};
-    dsai.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
-    dsai.descriptorPool = descriptor_pool_;
-    dsai.descriptorSetCount = 1;
-    dsai.pSetLayouts = &set_layout_;
-    if (VkResult r = f.allocate_sets(dev, &dsai, &sl.set); r != VK_SUCCESS) return vulkan_error(r, "vkAllocateDescriptorSets");
-    VkDescriptorBufferInfo dbi[2] = {{sl.in, 0, VK_WHOLE_SIZE}, {sl.out, 0, VK_WHOLE_SIZE}};
-    VkWriteDescriptorSet w[2]{};
-    for (std::uint32_t i = 0; i < 2; ++i) {
-      w[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-      w[i].dstSet = sl.set;
-      w[i].dstBinding = i;
-      w[i].descriptorCount = 1;
-      w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-      w[i].pBufferInfo = &dbi[i];
-    }
-    f.update_sets(dev, 2, w, 0, nullptr);
-
-    VkCommandBufferAllocateInfo cbai{};
-    cbai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-    cbai.commandPool = command_pool_;
-    cbai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    cbai.commandBufferCount = 1;
-    if (VkResult r = f.allocate_command_buffers(dev, &cbai, &sl.cmd); r != VK_SUCCESS)
-      return vulkan_error(r, "vkAllocateCommandBuffers");
-    VkCommandBufferBeginInfo cbbi{};
-    cbbi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-    if (VkResult r = f.begin(sl.cmd, &cbbi); r != VK_SUCCESS) return vulkan_error(r, "vkBeginCommandBuffer");
-    if (timestamps_) {
-      f.cmd_reset_query_pool(sl.cmd, query_pool_, 2 * s, 2);
-      f.cmd_write_timestamp2(sl.cmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, query_pool_, 2 * s);
-    }
-    // Host writes before the (host-signaled) semaphore reach the shader: make them visible.
-    VkMemoryBarrier2 host_to_shader{};
-    host_to_shader.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2;
-    host_to_shader.srcStageMask = VK_PIPELINE_STAGE_2_HOST_BIT;
-    host_to_shader.srcAccessMask = VK_ACCESS_2_HOST_WRITE_BIT;
-    host_to_shader.dstStageMask = VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT;
-    host_to_shader.dstAccessMask = VK_ACCESS_2_SHADER_STORAGE_READ_BIT | VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT;
-    VkDependencyInfo dep{};
-    dep.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO;
-    dep.memoryBarrierCount = 1;
-    dep.pMemoryBarriers = &host_to_shader;
-    f.cmd_barrier2(sl.cmd, &dep);
-    f.cmd_bind_pipeline(sl.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
-    f.cmd_bind_sets(sl.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_layout_, 0, 1, &sl.set, 0, nullptr);
-    f.cmd_push_constants(sl.cmd, pipeline_layout_, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(elements), &elements);
-    f.cmd_dispatch(sl.cmd, (elements + 63) / 64, 1, 1);
-    VkMemoryBarrier2 shader_to_host{};
-    shader_to_host.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2;
-    shader_to_host.srcStageMask = VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT;
-    shader_to_host.srcAccessMask = VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT;
-    shader_to_host.dstStageMask = VK_PIPELINE_STAGE_2_HOST_BIT;
-    shader_to_host.dstAccessMask = VK_ACCESS_2_HOST_READ_BIT;
-    dep.pMemoryBarriers = &shader_to_host;
-    f.cmd_barrier2(sl.cmd, &dep);
-    if (timestamps_) f.cmd_write_timestamp2(sl.cmd, VK_PIPELINE_STAGE_2_BOTTOM_OF_PIPE_BIT, query_pool_, 2 * s + 1);
-    if (VkResult r = f.end(sl.cmd); r != VK_SUCCESS) return vulkan_error(r, "vkEndCommandBuffer");
-  }
+  // Host writes before the (host-signaled) semaphore reach the shader: make them visible.
+  memory_barrier(sl.cmd, VK_PIPELINE_STAGE_2_HOST_BIT, VK_ACCESS_2_HOST_WRITE_BIT, VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT,
+                 VK_ACCESS_2_SHADER_STORAGE_READ_BIT | VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT);
+  f.cmd_bind_pipeline(sl.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
+  f.cmd_bind_sets(sl.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_layout_, 0, 1, &sl.set, 0, nullptr);
+  f.cmd_push_constants(sl.cmd, pipeline_layout_, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(elements_), &elements_);
+  f.cmd_dispatch(sl.cmd, (elements_ + 63) / 64, 1, 1);
+  memory_barrier(sl.cmd, VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT, VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT,
+                 VK_PIPELINE_STAGE_2_HOST_BIT, VK_ACCESS_2_HOST_READ_BIT);
+  if (timestamps_) f.cmd_write_timestamp2(sl.cmd, VK_PIPELINE_STAGE_2_BOTTOM_OF_PIPE_BIT, query_pool_, 2 * s + 1);
+  if (VkResult r = f.end(sl.cmd); r != VK_SUCCESS) return vulkan_error(r, "vkEndCommandBuffer");
   return {};
 }
 
@@ -423,19 +435,8 @@ ComputeJob::GpuState ComputeJob::gpu_state(std::uint32_t slot) {
 
 VkResult ComputeJob::submit(std::uint32_t slot, const std::vector<VkSemaphoreSubmitInfo>& waits,
                             const std::vector<VkSemaphoreSubmitInfo>& signals) {
-  VkCommandBufferSubmitInfo cbi{};
-  cbi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO;
-  cbi.commandBuffer = slots_[slot].cmd;
-  VkSubmitInfo2 si{};
-  si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2;
-  si.waitSemaphoreInfoCount = static_cast<std::uint32_t>(waits.size());
-  si.pWaitSemaphoreInfos = waits.data();
-  si.commandBufferInfoCount = 1;
-  si.pCommandBufferInfos = &cbi;
-  si.signalSemaphoreInfoCount = static_cast<std::uint32_t>(signals.size());
-  si.pSignalSemaphoreInfos = signals.data();
   std::lock_guard guard(ctx_.queue_mutex());
-  return fns().queue_submit2(ctx_.queue(), 1, &si, VK_NULL_HANDLE);
+  return submit_locked(slots_[slot].cmd, waits, signals);
 }
 
 VkSemaphore ComputeJob::make_timeline_semaphore() {

@@ -56,8 +56,17 @@ class ComputeJob {
 
  private:
   explicit ComputeJob(syncbridge::VulkanContext& ctx) : ctx_(ctx) {}
+  // create()'s steps: init() runs the next three in order, then init_slot() and record() per slot.
   syncbridge::Result<void> init(std::uint32_t slots, std::uint32_t elements);
+  syncbridge::Result<void> create_pipeline();
+  syncbridge::Result<void> create_pools(std::uint32_t slots);
+  syncbridge::Result<void> init_timestamps(std::uint32_t slots);
+  syncbridge::Result<void> init_slot(std::uint32_t slot);
+  syncbridge::Result<void> record(std::uint32_t slot);
   syncbridge::Result<void> reset_queries();
+  syncbridge::Result<VkCommandBuffer> begin_commands(VkCommandBufferUsageFlags usage);
+  VkResult submit_locked(VkCommandBuffer cmd, const std::vector<VkSemaphoreSubmitInfo>& waits,
+                         const std::vector<VkSemaphoreSubmitInfo>& signals);
   syncbridge::Result<VkBuffer> make_buffer(VkDeviceMemory& memory, void*& map, VkDeviceSize size);
   std::int64_t to_monotonic_ns(std::uint64_t ticks) const;
 

@@ -1,4 +1,6 @@
 // VulkanBridge: CPU -> GPU waits, every path the machine supports, errors and teardown.
+#include <poll.h>
+
 #include <atomic>
 #include <thread>
 
@@ -6,6 +8,7 @@
 #include "syncbridge/drm_device.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/syncobj_exporter.h"
+#include "syncbridge/watcher.h"
 #include "vulkan_fixture.h"
 
 namespace syncbridge::testing {
@@ -19,27 +22,19 @@ TEST_F(VulkanBridgeTest, CoreFenceGatesTheGpuThroughHostSignal) {
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
   auto t = make_timeline();
-  auto f = t.fence_at(3);
-  SB_ASSERT_OK(f);
-  auto wait = bridge->wait_for(*f);
-  SB_ASSERT_OK(wait);
-  EXPECT_EQ(wait->path(), VulkanWaitPath::host_signal);
-  EXPECT_FALSE(wait->released());
-  auto done = submit_gated(*stream, *wait);
-  SB_ASSERT_OK(done);
+  auto g = gate(*stream, bridge->wait_for(fence_of(t, 3)));
+  SB_ASSERT_OK(g);
+  EXPECT_EQ(g->wait.path(), VulkanWaitPath::host_signal);
+  EXPECT_FALSE(g->wait.released());
 
   SB_ASSERT_OK(t.advance(2));  // below the point: still gated
-  auto r = done->wait(30ms);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::timed_out) << "the GPU ran before its input signaled";
-  EXPECT_FALSE(wait->released());
+  EXPECT_TRUE(pending_after(g->done, 30ms)) << "the GPU ran before its input signaled";
+  EXPECT_FALSE(g->wait.released());
 
   SB_ASSERT_OK(t.advance(1));
-  EXPECT_TRUE(wait->released());  // released synchronously, from the fence's callback
-  r = done->wait(5s);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::signaled);
-  SB_ASSERT_OK(wait->status());
+  EXPECT_TRUE(g->wait.released());  // released synchronously, from the fence's callback
+  EXPECT_TRUE(signals_within(g->done, 5s));
+  SB_ASSERT_OK(g->wait.status());
   EXPECT_EQ(bridge->stats().waits[static_cast<int>(VulkanWaitPath::host_signal)], 1u);
 }
 
@@ -49,16 +44,10 @@ TEST_F(VulkanBridgeTest, AlreadySignaledFenceIsReleasedAtOnce) {
   ASSERT_TRUE(bridge && stream);
   auto t = make_timeline();
   SB_ASSERT_OK(t.advance(5));
-  auto f = t.fence_at(4);
-  SB_ASSERT_OK(f);
-  auto wait = bridge->wait_for(*f);
-  SB_ASSERT_OK(wait);
-  EXPECT_TRUE(wait->released());
-  auto done = submit_gated(*stream, *wait);
-  SB_ASSERT_OK(done);
-  auto r = done->wait(5s);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::signaled);
+  auto g = gate(*stream, bridge->wait_for(fence_of(t, 4)));
+  SB_ASSERT_OK(g);
+  EXPECT_TRUE(g->wait.released());
+  EXPECT_TRUE(signals_within(g->done, 5s));
 }
 
 // An errored input must not hang the GPU: the wait is released and the error reported.
@@ -67,20 +56,11 @@ TEST_F(VulkanBridgeTest, ErroredFenceReleasesTheGpuAndReportsTheError) {
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
   auto t = make_timeline("closing");
-  auto f = t.fence_at(1);
-  SB_ASSERT_OK(f);
-  auto wait = bridge->wait_for(*f);
-  SB_ASSERT_OK(wait);
-  auto done = submit_gated(*stream, *wait);
-  SB_ASSERT_OK(done);
+  auto g = gate_on_points(*bridge, *stream, t, 1);
+  SB_ASSERT_OK(g);
   t.close();  // the fence completes with ENOENT
-  auto r = done->wait(5s);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::signaled) << "the submission was not released";
-  auto st = wait->status();
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code(), Errc::fence_error);
-  EXPECT_EQ(st.error().sys_errno(), ENOENT);
+  EXPECT_TRUE(signals_within((*g)[0].done, 5s)) << "the submission was not released";
+  SB_EXPECT_ERROR((*g)[0].wait.status(), Errc::fence_error, ENOENT);
   EXPECT_EQ(bridge->stats().input_errors, 1u);
 }
 
@@ -90,30 +70,18 @@ TEST_F(VulkanBridgeTest, ManyOutOfOrderInputsEachGateTheirOwnSubmission) {
   ASSERT_TRUE(bridge && stream);
   constexpr int n = 8;
   std::vector<Timeline> timelines;
-  std::vector<Fence> done;
-  std::vector<VulkanWait> waits;
+  std::vector<Gated> gated;
   for (int i = 0; i < n; ++i) {
     timelines.push_back(make_timeline("t" + std::to_string(i)));
-    auto f = timelines.back().fence_at(1);
-    SB_ASSERT_OK(f);
-    auto w = bridge->wait_for(*f);
-    SB_ASSERT_OK(w);
-    auto d = submit_gated(*stream, *w);
-    SB_ASSERT_OK(d);
-    done.push_back(*d);
-    waits.push_back(std::move(*w));
+    auto g = gate(*stream, bridge->wait_for(fence_of(timelines.back(), 1)));
+    SB_ASSERT_OK(g);
+    gated.push_back(std::move(*g));
   }
   // Signal in reverse: the queue executes in order, so nothing completes until input 0.
   for (int i = n - 1; i >= 1; --i) SB_ASSERT_OK(timelines[static_cast<std::size_t>(i)].advance());
-  auto r = done.back().wait(30ms);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::timed_out);
+  EXPECT_TRUE(pending_after(gated.back().done, 30ms));
   SB_ASSERT_OK(timelines[0].advance());
-  for (auto& d : done) {
-    auto s = d.wait(5s);
-    SB_ASSERT_OK(s);
-    EXPECT_EQ(*s, WaitStatus::signaled);
-  }
+  for (auto& g : gated) EXPECT_TRUE(signals_within(g.done, 5s));
   // One semaphore per wait outstanding at once; they are pooled, never more than needed.
   EXPECT_LE(bridge->stats().semaphores, static_cast<std::uint64_t>(n));
 }
@@ -124,21 +92,14 @@ TEST_F(VulkanBridgeTest, PoolReusesSemaphoresWithoutEarlySignals) {
   ASSERT_TRUE(bridge && stream);
   auto t = make_timeline();
   for (std::uint64_t i = 1; i <= 50; ++i) {
-    auto f = t.fence_at(i);
-    SB_ASSERT_OK(f);
-    auto w = bridge->wait_for(*f);
-    SB_ASSERT_OK(w);
-    auto d = submit_gated(*stream, *w);
-    SB_ASSERT_OK(d);
-    if (i % 10 == 0) {  // now and then, prove the gate still holds on a reused semaphore
-      auto early = d->wait(2ms);
-      SB_ASSERT_OK(early);
-      EXPECT_EQ(*early, WaitStatus::timed_out) << "point " << i;
+    auto g = gate(*stream, bridge->wait_for(fence_of(t, i)));
+    SB_ASSERT_OK(g);
+    // Now and then, prove the gate still holds on a reused semaphore.
+    if (i % 10 == 0) {
+      EXPECT_TRUE(pending_after(g->done, 2ms)) << "point " << i;
     }
     SB_ASSERT_OK(t.advance());
-    auto s = d->wait(5s);
-    SB_ASSERT_OK(s);
-    ASSERT_EQ(*s, WaitStatus::signaled);
+    ASSERT_TRUE(signals_within(g->done, 5s)) << "point " << i;
   }
   EXPECT_EQ(bridge->stats().semaphores, 1u) << "a released semaphore should be reused";
 }
@@ -148,22 +109,12 @@ TEST_F(VulkanBridgeTest, ShutdownReleasesPendingWaitsSoTheQueueDrains) {
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
   auto t = make_timeline();
-  auto f = t.fence_at(1);
-  SB_ASSERT_OK(f);
-  auto w = bridge->wait_for(*f);
-  SB_ASSERT_OK(w);
-  auto d = submit_gated(*stream, *w);
-  SB_ASSERT_OK(d);
+  auto g = gate_on_points(*bridge, *stream, t, 1);
+  SB_ASSERT_OK(g);
   bridge->shutdown();
-  auto s = d->wait(5s);
-  SB_ASSERT_OK(s);
-  EXPECT_EQ(*s, WaitStatus::signaled);
-  auto st = w->status();
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code(), Errc::timeline_closed);
-  auto again = bridge->wait_for(*f);
-  ASSERT_FALSE(again.ok());
-  EXPECT_EQ(again.error().code(), Errc::invalid_handle);
+  EXPECT_TRUE(signals_within((*g)[0].done, 5s));
+  SB_EXPECT_ERROR((*g)[0].wait.status(), Errc::timeline_closed, 0);
+  SB_EXPECT_ERROR(bridge->wait_for(fence_of(t, 1)), Errc::invalid_handle, 0);
   SB_ASSERT_OK(t.advance());  // the late callback finds the bridge shut down: nothing happens
 }
 
@@ -172,12 +123,7 @@ TEST_F(VulkanBridgeTest, DestroyingTheBridgeBeforeItsInputsCompleteIsSafe) {
   {
     auto bridge = make_bridge();
     ASSERT_TRUE(bridge);
-    for (std::uint64_t i = 1; i <= 4; ++i) {
-      auto f = t.fence_at(i);
-      SB_ASSERT_OK(f);
-      auto w = bridge->wait_for(*f);  // never submitted
-      SB_ASSERT_OK(w);
-    }
+    for (std::uint64_t i = 1; i <= 4; ++i) SB_ASSERT_OK(bridge->wait_for(fence_of(t, i)));  // never submitted
   }
   SB_ASSERT_OK(t.advance(4));  // callbacks of a destroyed bridge: no Vulkan call, no crash
 }
@@ -185,17 +131,12 @@ TEST_F(VulkanBridgeTest, DestroyingTheBridgeBeforeItsInputsCompleteIsSafe) {
 TEST_F(VulkanBridgeTest, EmptyInputsAreInvalidHandles) {
   auto bridge = make_bridge();
   ASSERT_TRUE(bridge);
-  auto a = bridge->wait_for(Fence());
-  ASSERT_FALSE(a.ok());
-  EXPECT_EQ(a.error().code(), Errc::invalid_handle);
-  auto b = bridge->wait_for(SyncFile());
-  ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.error().code(), Errc::invalid_handle);
-  auto c = bridge->wait_for(VulkanSyncobjTimeline(), 1);
-  ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.error().code(), Errc::invalid_handle);
-  VulkanWait empty;
-  EXPECT_EQ(empty.status().error().code(), Errc::invalid_handle);
+  SB_EXPECT_ERROR(bridge->wait_for(Fence()), Errc::invalid_handle, 0);
+  SB_EXPECT_ERROR(bridge->wait_for(SyncFile()), Errc::invalid_handle, 0);
+  const SyncFile empty_file;
+  SB_EXPECT_ERROR(bridge->wait_for(empty_file), Errc::invalid_handle, 0);
+  SB_EXPECT_ERROR(bridge->wait_for(VulkanSyncobjTimeline(), 1), Errc::invalid_handle, 0);
+  SB_EXPECT_ERROR(VulkanWait().status(), Errc::invalid_handle, 0);
 }
 
 TEST_F(VulkanBridgeTest, SyncobjPathNeedsAMesaDrmDriver) {
@@ -204,8 +145,7 @@ TEST_F(VulkanBridgeTest, SyncobjPathNeedsAMesaDrmDriver) {
   if (device().has(VulkanCaps::opaque_fd_maybe_syncobj))
     GTEST_SKIP() << "this driver may take syncobjs: covered by the sample's syncobj backend (needs a render node)";
   auto r = bridge->import_syncobj(UniqueFd(::dup(2)));  // any fd: refused before any import
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), Errc::unsupported);
+  SB_EXPECT_ERROR(r, Errc::unsupported, 0);
   EXPECT_NE(r.error().message().find("sync_file"), std::string::npos) << r.error().message();
 }
 
@@ -214,17 +154,12 @@ TEST_F(VulkanBridgeTest, RetireAfterKeepsTheWaitUntilCompletion) {
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
   auto t = make_timeline();
-  auto f = t.fence_at(1);
-  SB_ASSERT_OK(f);
-  auto w = bridge->wait_for(*f);
-  SB_ASSERT_OK(w);
-  auto d = submit_gated(*stream, *w);
-  SB_ASSERT_OK(d);
-  bridge->retire_after(std::move(*w), *d);
+  auto g = gate_on_points(*bridge, *stream, t, 1);
+  SB_ASSERT_OK(g);
+  const Fence done = (*g)[0].done;
+  bridge->retire_after(std::move((*g)[0].wait), done);
   SB_ASSERT_OK(t.advance());
-  auto s = d->wait(5s);
-  SB_ASSERT_OK(s);
-  EXPECT_EQ(*s, WaitStatus::signaled);
+  EXPECT_TRUE(signals_within(done, 5s));
 }
 
 // ---- native paths: need a driver with VK_KHR_external_semaphore_fd (a GPU); skipped on lavapipe
@@ -237,15 +172,11 @@ TEST_F(VulkanBridgeTest, SyncFileIsImportedAsSyncFdWhereSupported) {
   auto bridge = make_bridge();
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
-  auto w = bridge->wait_for(*file);
-  SB_ASSERT_OK(w);
-  EXPECT_EQ(w->path(), VulkanWaitPath::sync_fd_import);
+  auto g = gate(*stream, bridge->wait_for(*file));
+  SB_ASSERT_OK(g);
+  EXPECT_EQ(g->wait.path(), VulkanWaitPath::sync_fd_import);
   EXPECT_TRUE(file->valid()) << "the caller's sync_file is borrowed, not consumed";
-  auto d = submit_gated(*stream, *w);
-  SB_ASSERT_OK(d);
-  auto s = d->wait(5s);
-  SB_ASSERT_OK(s);
-  EXPECT_EQ(*s, WaitStatus::signaled);
+  EXPECT_TRUE(signals_within(g->done, 5s));
   queue_wait_idle();
 }
 
@@ -255,69 +186,139 @@ TEST_F(VulkanBridgeTest, SyncFileTakesHostSignalWhenImportIsTurnedOff) {
     if (require_native_paths()) FAIL() << "no sync_file source: " << file.error().message();
     GTEST_SKIP() << "no sync_file source on this machine: " << file.error().message();
   }
-  VulkanBridgeOptions o;
-  o.allow_sync_fd_import = false;
-  auto bridge = make_bridge(o);
+  auto bridge = make_bridge({.allow_sync_fd_import = false});
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
-  auto w = bridge->wait_for(*file);
-  SB_ASSERT_OK(w);
-  EXPECT_EQ(w->path(), VulkanWaitPath::host_signal);
-  auto d = submit_gated(*stream, *w);
-  SB_ASSERT_OK(d);
-  auto s = d->wait(5s);
-  SB_ASSERT_OK(s);
-  EXPECT_EQ(*s, WaitStatus::signaled);
-  SB_ASSERT_OK(w->status());
+  auto g = gate(*stream, bridge->wait_for(*file));
+  SB_ASSERT_OK(g);
+  EXPECT_EQ(g->wait.path(), VulkanWaitPath::host_signal);
+  EXPECT_TRUE(signals_within(g->done, 5s));
+  SB_ASSERT_OK(g->wait.status());
   queue_wait_idle();
 }
 
 // ---- kernel inputs gating lavapipe (or any device): need sw_sync / a DRM render node, so they
 // run in the VM (tests/vm) and skip on the development host.
 
-TEST_F(VulkanBridgeTest, SwSyncFileGatesTheGpu) {
-  auto exporter = SwSyncExporter::create("vk-test");
-  if (!exporter) SB_SKIP_OR_FAIL_IN_VM("no sw_sync: " + exporter.error().message());
+// The sw_sync tests: an exporter whose sync_files gate the submissions, and a stream.
+class VulkanBridgeSwSyncTest : public VulkanBridgeTest {
+ protected:
+  void SetUp() override {
+    VulkanBridgeTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto exporter = SwSyncExporter::create("vk-test");
+    if (!exporter) SB_SKIP_OR_FAIL_IN_VM("no sw_sync: " + exporter.error().message());
+    exporter_ = std::move(*exporter);
+    stream_ = make_stream();
+    ASSERT_TRUE(stream_);
+  }
+  void TearDown() override {
+    exporter_ = SwSyncExporter();  // closed first: releases any input a failed test left pending
+    stream_.reset();
+    VulkanBridgeTest::TearDown();
+  }
+  // The exporter's sync_file for `point`.
+  SyncFile file_at(std::uint64_t point) {
+    auto file = exporter_.sync_file_at(point);
+    EXPECT_TRUE(file.ok()) << (file.ok() ? "" : file.error().describe());
+    return file.ok() ? std::move(*file) : SyncFile();
+  }
+
+  SwSyncExporter exporter_;
+  StreamPtr stream_{nullptr, DrainThenDelete{this}};
+};
+
+TEST_F(VulkanBridgeSwSyncTest, FileGatesTheGpu) {
   auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  auto file = exporter->sync_file_at(2);
-  SB_ASSERT_OK(file);
-  auto w = bridge->wait_for(*file);
-  SB_ASSERT_OK(w);
-  EXPECT_EQ(w->path(), device().has(VulkanCaps::sync_fd_semaphore_import) ? VulkanWaitPath::sync_fd_import
-                                                                          : VulkanWaitPath::host_signal);
-  auto d = submit_gated(*stream, *w);
-  SB_ASSERT_OK(d);
-  SB_ASSERT_OK(exporter->advance(1));
-  auto early = d->wait(30ms);
-  SB_ASSERT_OK(early);
-  EXPECT_EQ(*early, WaitStatus::timed_out) << "the GPU ran before the kernel fence signaled";
-  SB_ASSERT_OK(exporter->advance(1));
-  auto r = d->wait(10s);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::signaled);
-  SB_ASSERT_OK(w->status());
+  ASSERT_TRUE(bridge);
+  auto g = gate(*stream_, bridge->wait_for(file_at(2)));
+  SB_ASSERT_OK(g);
+  EXPECT_EQ(g->wait.path(), device().has(VulkanCaps::sync_fd_semaphore_import) ? VulkanWaitPath::sync_fd_import
+                                                                               : VulkanWaitPath::host_signal);
+  SB_ASSERT_OK(exporter_.advance(1));
+  EXPECT_TRUE(pending_after(g->done, 30ms)) << "the GPU ran before the kernel fence signaled";
+  SB_ASSERT_OK(exporter_.advance(1));
+  EXPECT_TRUE(signals_within(g->done, 10s));
+  SB_ASSERT_OK(g->wait.status());
+  queue_wait_idle();
+}
+
+// wait_for(SyncFile&&) takes the caller's sync_file as it is: no dup is made (no more fds are
+// open after the call than before), the file is left empty, and once the GPU is done nothing of
+// it stays open (the fixture compares the open fds at the end).
+TEST_F(VulkanBridgeSwSyncTest, ConsumedSyncFileIsTakenWithoutADup) {
+  auto created = Watcher::create(WatcherMode::own_thread);  // its own fds open before counting
+  SB_ASSERT_OK(created);
+  auto watcher = std::make_shared<Watcher>(std::move(*created));
+  auto bridge = make_bridge({.watcher = watcher});
+  ASSERT_TRUE(bridge);
+  SyncFile file = file_at(1);
+  const int fds_before = open_fd_count();
+  auto g = gate(*stream_, bridge->wait_for(std::move(file)));
+  SB_ASSERT_OK(g);
+  EXPECT_FALSE(file.valid()) << "the sync_file was not consumed";
+  EXPECT_LE(open_fd_count(), fds_before) << "a dup was made (wait path " << path_name(g->wait.path()) << ")";
+  SB_ASSERT_OK(exporter_.advance(1));
+  EXPECT_TRUE(signals_within(g->done, 10s));
+  SB_ASSERT_OK(g->wait.status());
+  queue_wait_idle();
+}
+
+// A caller's own_thread Watcher serves the bridge's host_signal waits: the bridge starts no
+// thread of its own, and the gated submission completes through the caller's watcher.
+TEST_F(VulkanBridgeSwSyncTest, CallersWatcherReleasesTheGpuWithoutAThreadOfTheBridge) {
+  auto created = Watcher::create(WatcherMode::own_thread);
+  SB_ASSERT_OK(created);
+  auto watcher = std::make_shared<Watcher>(std::move(*created));
+  const std::size_t threads_before = thread_count();
+  auto bridge = make_bridge({.allow_sync_fd_import = false, .watcher = watcher});
+  ASSERT_TRUE(bridge);
+  auto g = gate(*stream_, bridge->wait_for(file_at(1)));
+  SB_ASSERT_OK(g);
+  EXPECT_EQ(g->wait.path(), VulkanWaitPath::host_signal);
+  EXPECT_EQ(thread_count(), threads_before) << "the bridge started a thread of its own";
+  EXPECT_EQ(watcher->stats().watches, 1u) << "the wait is not on the caller's watcher";
+  EXPECT_TRUE(pending_after(g->done, 30ms)) << "the GPU ran before the kernel fence signaled";
+  SB_ASSERT_OK(exporter_.advance(1));
+  EXPECT_TRUE(signals_within(g->done, 10s));
+  SB_ASSERT_OK(g->wait.status());
+  queue_wait_idle();
+}
+
+// The same with a caller_loop Watcher: the GPU wait is released only when the caller dispatches.
+TEST_F(VulkanBridgeSwSyncTest, CallersLoopWatcherReleasesTheGpuWhenItDispatches) {
+  auto created = Watcher::create(WatcherMode::caller_loop);
+  SB_ASSERT_OK(created);
+  auto watcher = std::make_shared<Watcher>(std::move(*created));
+  auto bridge = make_bridge({.allow_sync_fd_import = false, .watcher = watcher});
+  ASSERT_TRUE(bridge);
+  auto g = gate(*stream_, bridge->wait_for(file_at(1)));
+  SB_ASSERT_OK(g);
+  SB_ASSERT_OK(exporter_.advance(1));
+  EXPECT_TRUE(pending_after(g->done, 30ms)) << "released without the caller's dispatch()";
+  EXPECT_FALSE(g->wait.released());
+  pollfd p{watcher->fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1) << "the watcher never became ready";
+  auto ran = watcher->dispatch();
+  SB_ASSERT_OK(ran);
+  EXPECT_EQ(*ran, 1u);
+  EXPECT_TRUE(g->wait.released());
+  EXPECT_TRUE(signals_within(g->done, 10s));
   queue_wait_idle();
 }
 
 // Regression: every member may be called from any thread, so wait_for() racing shutdown()
 // must either get a wait or a clean error, never touch a destroyed Watcher.
-TEST_F(VulkanBridgeTest, WaitForRacingShutdownIsSafe) {
-  auto exporter = SwSyncExporter::create("vk-race");
-  if (!exporter) SB_SKIP_OR_FAIL_IN_VM("no sw_sync: " + exporter.error().message());
-  auto file = exporter->sync_file_at(1);
-  SB_ASSERT_OK(file);
-  VulkanBridgeOptions o;
-  o.allow_sync_fd_import = false;  // the watcher path is the one that races
+TEST_F(VulkanBridgeSwSyncTest, WaitForRacingShutdownIsSafe) {
+  const SyncFile file = file_at(1);
   for (int round = 0; round < 20; ++round) {
-    auto bridge = make_bridge(o);
+    auto bridge = make_bridge({.allow_sync_fd_import = false});  // the watcher path is the one that races
     ASSERT_TRUE(bridge);
     std::atomic<bool> started{false};
     std::atomic<int> unexpected{0};
     std::thread racer([&] {
       for (int i = 0; i < 50; ++i) {
-        auto w = bridge->wait_for(*file);
+        auto w = bridge->wait_for(file);
         started = true;
         if (!w && w.error().code() != Errc::invalid_handle) ++unexpected;
       }
@@ -327,121 +328,97 @@ TEST_F(VulkanBridgeTest, WaitForRacingShutdownIsSafe) {
     racer.join();
     EXPECT_EQ(unexpected.load(), 0) << "round " << round;
   }
-  SB_ASSERT_OK(exporter->advance(1));
+  SB_ASSERT_OK(exporter_.advance(1));
 }
 
-TEST_F(VulkanBridgeTest, ErroredSwSyncFileReleasesTheGpu) {
-  auto exporter = SwSyncExporter::create("vk-test-close");
-  if (!exporter) SB_SKIP_OR_FAIL_IN_VM("no sw_sync: " + exporter.error().message());
-  VulkanBridgeOptions o;
-  o.allow_sync_fd_import = false;  // the host_signal path is the one that must report it
-  auto bridge = make_bridge(o);
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  auto file = exporter->sync_file_at(1);
-  SB_ASSERT_OK(file);
-  auto w = bridge->wait_for(*file);
-  SB_ASSERT_OK(w);
-  auto d = submit_gated(*stream, *w);
-  SB_ASSERT_OK(d);
-  exporter->close();  // the kernel fence completes with ENOENT
-  auto r = d->wait(10s);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::signaled) << "an errored kernel fence must not hang the GPU";
-  auto st = w->status();
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code(), Errc::fence_error);
+TEST_F(VulkanBridgeSwSyncTest, ErroredFileReleasesTheGpu) {
+  auto bridge = make_bridge({.allow_sync_fd_import = false});  // host_signal must report it
+  ASSERT_TRUE(bridge);
+  auto g = gate(*stream_, bridge->wait_for(file_at(1)));
+  SB_ASSERT_OK(g);
+  exporter_.close();  // the kernel fence completes with ENOENT
+  EXPECT_TRUE(signals_within(g->done, 10s)) << "an errored kernel fence must not hang the GPU";
+  SB_EXPECT_ERROR(g->wait.status(), Errc::fence_error, 0);
   queue_wait_idle();
 }
 
 // Whichever path the bridge takes (sync_fd_import where the driver imports SYNC_FD, as in the
 // VM's native runs), closing the sw_sync exporter releases the GPU.
-TEST_F(VulkanBridgeTest, ClosingTheSwSyncExporterReleasesTheGpuOnEveryPath) {
-  auto exporter = SwSyncExporter::create("vk-test-close-native");
-  if (!exporter) SB_SKIP_OR_FAIL_IN_VM("no sw_sync: " + exporter.error().message());
+TEST_F(VulkanBridgeSwSyncTest, ClosingTheExporterReleasesTheGpuOnEveryPath) {
   auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  auto file = exporter->sync_file_at(3);
-  SB_ASSERT_OK(file);
-  auto w = bridge->wait_for(*file);
-  SB_ASSERT_OK(w);
-  auto d = submit_gated(*stream, *w);
-  SB_ASSERT_OK(d);
-  exporter->close();
-  auto r = d->wait(10s);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::signaled) << "closing the SwSyncExporter left the GPU waiting (wait path "
-                                      << static_cast<int>(w->path()) << ")";
+  ASSERT_TRUE(bridge);
+  auto g = gate(*stream_, bridge->wait_for(file_at(3)));
+  SB_ASSERT_OK(g);
+  exporter_.close();
+  EXPECT_TRUE(signals_within(g->done, 10s)) << "closing the SwSyncExporter left the GPU waiting (wait path "
+                                            << path_name(g->wait.path()) << ")";
   queue_wait_idle();
 }
+
+// The syncobj tests: a DRM render node, a SyncobjExporter on it, a bridge and a stream; the wait
+// is syncobj_timeline where the driver may import the syncobj, else host_signal (the watcher).
+class VulkanBridgeSyncobjTest : public VulkanBridgeTest {
+ protected:
+  void SetUp() override {
+    VulkanBridgeTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto drm = DrmDevice::open_render_node();
+    if (!drm) SB_SKIP_OR_FAIL_IN_VM("no DRM render node with timeline syncobjs: " + drm.error().message());
+    drm_ = std::move(*drm);
+    auto exporter = SyncobjExporter::create(drm_, "vk-test");
+    ASSERT_TRUE(exporter.ok()) << exporter.error().describe();
+    exporter_ = std::move(*exporter);
+    bridge_ = make_bridge();
+    stream_ = make_stream();
+    ASSERT_TRUE(bridge_ && stream_);
+  }
+  void TearDown() override {
+    bridge_.reset();
+    stream_.reset();
+    imported_ = VulkanSyncobjTimeline();
+    exporter_ = SyncobjExporter();
+    drm_ = DrmDevice();
+    VulkanBridgeTest::TearDown();
+  }
+  // A submission gated on `point` of the exporter's syncobj.
+  Result<Gated> gate_on_point(std::uint64_t point) {
+    if (bridge_->caps() == VulkanCaps::none || !device().has(VulkanCaps::opaque_fd_maybe_syncobj))
+      return gate(*stream_, bridge_->wait_for(exporter_.syncobj(), point));
+    auto fd = exporter_.export_syncobj_fd();
+    if (!fd) return std::move(fd).error();
+    auto imported = bridge_->import_syncobj(std::move(*fd));
+    if (!imported) return std::move(imported).error();
+    EXPECT_TRUE(has(bridge_->caps(), VulkanCaps::opaque_fd_is_syncobj));
+    imported_ = *imported;
+    return gate(*stream_, bridge_->wait_for(imported_, point));
+  }
+
+  DrmDevice drm_;
+  SyncobjExporter exporter_;
+  VulkanSyncobjTimeline imported_;
+  BridgePtr bridge_{nullptr, DrainThenDelete{this}};
+  StreamPtr stream_{nullptr, DrainThenDelete{this}};
+};
 
 // Closing the producer is what releases a native GPU wait (shutdown() cannot: see the header's
 // "Lifetimes"). Regression: a SyncobjExporter closed before the point left the GPU waiting.
-TEST_F(VulkanBridgeTest, ClosingTheSyncobjExporterReleasesTheGpu) {
-  auto drm = DrmDevice::open_render_node();
-  if (!drm) SB_SKIP_OR_FAIL_IN_VM("no DRM render node with timeline syncobjs: " + drm.error().message());
-  auto exporter = SyncobjExporter::create(*drm, "vk-test-close");
-  SB_ASSERT_OK(exporter);
-  auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  Result<VulkanWait> w = Error(Errc::unsupported, EOPNOTSUPP, "");
-  VulkanSyncobjTimeline imported;
-  if (bridge->caps() != VulkanCaps::none && device().has(VulkanCaps::opaque_fd_maybe_syncobj)) {
-    auto fd = exporter->export_syncobj_fd();
-    SB_ASSERT_OK(fd);
-    auto imp = bridge->import_syncobj(std::move(*fd));
-    SB_ASSERT_OK(imp);
-    imported = *imp;
-    w = bridge->wait_for(imported, 5);
-  } else {
-    w = bridge->wait_for(exporter->syncobj(), 5);  // host_signal through the watcher
-  }
-  SB_ASSERT_OK(w);
-  auto d = submit_gated(*stream, *w);
-  SB_ASSERT_OK(d);
-  SB_ASSERT_OK(exporter->advance(2));
-  exporter->close();  // point 5 is never reached
-  auto r = d->wait(10s);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::signaled) << "closing the SyncobjExporter left the GPU waiting on point 5 (wait path "
-                                      << static_cast<int>(w->path()) << ")";
+TEST_F(VulkanBridgeSyncobjTest, ClosingTheSyncobjExporterReleasesTheGpu) {
+  auto g = gate_on_point(5);
+  SB_ASSERT_OK(g);
+  SB_ASSERT_OK(exporter_.advance(2));
+  exporter_.close();  // point 5 is never reached
+  EXPECT_TRUE(signals_within(g->done, 10s)) << "closing the SyncobjExporter left the GPU waiting on point 5 (wait path "
+                                            << path_name(g->wait.path()) << ")";
   queue_wait_idle();
 }
 
-TEST_F(VulkanBridgeTest, SyncobjPointGatesTheGpu) {
-  auto drm = DrmDevice::open_render_node();
-  if (!drm) SB_SKIP_OR_FAIL_IN_VM("no DRM render node with timeline syncobjs: " + drm.error().message());
-  auto exporter = SyncobjExporter::create(*drm, "vk-test");
-  SB_ASSERT_OK(exporter);
-  auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  Result<VulkanWait> w = Error(Errc::unsupported, EOPNOTSUPP, "");
-  VulkanSyncobjTimeline imported;
-  if (bridge->caps() != VulkanCaps::none && device().has(VulkanCaps::opaque_fd_maybe_syncobj)) {
-    auto fd = exporter->export_syncobj_fd();
-    SB_ASSERT_OK(fd);
-    auto imp = bridge->import_syncobj(std::move(*fd));
-    SB_ASSERT_OK(imp);
-    EXPECT_TRUE(has(bridge->caps(), VulkanCaps::opaque_fd_is_syncobj));
-    imported = *imp;
-    w = bridge->wait_for(imported, 2);
-  } else {
-    w = bridge->wait_for(exporter->syncobj(), 2);  // host_signal through the watcher
-  }
-  SB_ASSERT_OK(w);
-  auto d = submit_gated(*stream, *w);
-  SB_ASSERT_OK(d);
-  SB_ASSERT_OK(exporter->signal_to(1));
-  auto early = d->wait(30ms);
-  SB_ASSERT_OK(early);
-  EXPECT_EQ(*early, WaitStatus::timed_out) << "the GPU ran before the syncobj point signaled";
-  SB_ASSERT_OK(exporter->signal_to(2));
-  auto r = d->wait(10s);
-  SB_ASSERT_OK(r);
-  EXPECT_EQ(*r, WaitStatus::signaled);
+TEST_F(VulkanBridgeSyncobjTest, SyncobjPointGatesTheGpu) {
+  auto g = gate_on_point(2);
+  SB_ASSERT_OK(g);
+  SB_ASSERT_OK(exporter_.signal_to(1));
+  EXPECT_TRUE(pending_after(g->done, 30ms)) << "the GPU ran before the syncobj point signaled";
+  SB_ASSERT_OK(exporter_.signal_to(2));
+  EXPECT_TRUE(signals_within(g->done, 10s));
   queue_wait_idle();
 }
 

@@ -52,35 +52,21 @@ TEST_F(VulkanDeviceTest, SyncFdCapsAreExactlyWhatTheDriverReports) {
 }
 
 TEST_F(VulkanDeviceTest, DeviceWithoutTimelineFeatureIsRefusedWithTheMissingCapability) {
-  VulkanDeviceInfo info;
-  info.instance = ctx().instance();
-  info.physical_device = ctx().physical_device();
-  info.device = ctx().device();
-  info.get_instance_proc_addr = ctx().get_instance_proc_addr();
-  info.enabled_extensions = ctx().enabled_extensions();
+  VulkanDeviceInfo info = device_info();
   info.timeline_semaphore_enabled = false;  // as if the application had not enabled it
   auto d = VulkanDevice::create(info);
-  ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.error().code(), Errc::unsupported);
+  SB_EXPECT_ERROR(d, Errc::unsupported, 0);
   EXPECT_NE(d.error().message().find("timeline_semaphore"), std::string::npos) << d.error().message();
   EXPECT_NE(d.error().message().find("did not enable"), std::string::npos) << d.error().message();
 }
 
 TEST_F(VulkanDeviceTest, MissingHandlesAreInvalidArguments) {
-  VulkanDeviceInfo info;
-  auto d = VulkanDevice::create(info);
-  ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.error().code(), Errc::invalid_argument);
+  SB_EXPECT_ERROR(VulkanDevice::create(VulkanDeviceInfo{}), Errc::invalid_argument, EINVAL);
 }
 
 TEST_F(VulkanDeviceTest, ExtensionsNotEnabledAreNotLoaded) {
-  VulkanDeviceInfo info;
-  info.instance = ctx().instance();
-  info.physical_device = ctx().physical_device();
-  info.device = ctx().device();
-  info.get_instance_proc_addr = ctx().get_instance_proc_addr();
-  info.timeline_semaphore_enabled = true;
-  info.synchronization2_enabled = true;  // enabled_extensions left empty
+  VulkanDeviceInfo info = device_info();
+  info.enabled_extensions = {};  // the features enabled, no extension
   auto d = VulkanDevice::create(info);
   SB_ASSERT_OK(d);
   EXPECT_EQ(d->dispatch().import_semaphore_fd, nullptr);

@@ -151,21 +151,14 @@ TEST_F(VulkanNoDeadlockTest, OneThreadSubmitsGatedWorkTakesItsFenceThenSignals) 
         if (kind == InputKind::syncobj_unsubmitted) {
           EXPECT_EQ(in->wait.path(), VulkanWaitPath::host_signal);
         }
-        step(what + ": prepare + submit");
-        auto sig = stream->prepare();
-        SB_ASSERT_OK(sig);
-        if (name_input) sig->depends_on(in->wait);
-        ASSERT_EQ(submit({in->wait.submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-        step(what + ": submitted (must not wait for the GPU)");
-        auto done = stream->submitted(std::move(*sig));
+        step(what + ": prepare, submit, submitted (none may wait for the GPU)");
+        auto done = submit_gated(*stream, in->wait, name_input ? Naming::depends_on : Naming::not_named);
         SB_ASSERT_OK(done);
         EXPECT_EQ(done->status(), FenceStatus::pending) << "the GPU finished before its input was signaled";
         step(what + ": release the input");
         SB_ASSERT_OK(in->release());
         step(what + ": completion fence");
-        auto r = done->wait(20s);
-        SB_ASSERT_OK(r);
-        EXPECT_EQ(*r, WaitStatus::signaled) << "the completion never came back";
+        EXPECT_TRUE(signals_within(*done, 20s)) << "the completion never came back";
         SB_ASSERT_OK(in->wait.status());
         queue_wait_idle();
       }
@@ -201,11 +194,7 @@ TEST_F(VulkanNoDeadlockTest, PipelineOfFramesReleasedAfterSubmission) {
       for (std::uint64_t i = 1; i <= frames; ++i) {
         auto in = make_input(*bridge, kind, t, base + i);
         SB_ASSERT_OK(in);
-        auto sig = stream->prepare();
-        SB_ASSERT_OK(sig);
-        sig->depends_on(in->wait);
-        ASSERT_EQ(submit({in->wait.submit_info()}, {sig->submit_info()}), VK_SUCCESS);
-        auto d = stream->submitted(std::move(*sig));
+        auto d = submit_gated(*stream, in->wait);
         SB_ASSERT_OK(d);
         done.push_back(*d);
         inputs.push_back(std::move(*in));
@@ -225,9 +214,7 @@ TEST_F(VulkanNoDeadlockTest, PipelineOfFramesReleasedAfterSubmission) {
       } else {
         for (auto& in : inputs) SB_ASSERT_OK(in.release());
       }
-      auto r = done.back().wait(60s);
-      SB_ASSERT_OK(r);
-      EXPECT_EQ(*r, WaitStatus::signaled);
+      EXPECT_TRUE(signals_within(done.back(), 60s));
       EXPECT_EQ(release_failures.load(), 0);
       for (auto& d : done) EXPECT_EQ(d.status(), FenceStatus::signaled);
       queue_wait_idle();
@@ -259,16 +246,11 @@ TEST_F(VulkanNoDeadlockTest, ManyThreadsEachSignalTheirOwnInputAfterSubmitting) 
         if (!wait) return (void)++failures;
         Result<Fence> done = Error(Errc::invalid_argument, EINVAL, "not submitted");
         {
-          std::lock_guard guard(submit_mutex);
-          auto sig = stream->prepare();
-          if (!sig) return (void)++failures;
-          sig->depends_on(*wait);
-          if (submit({wait->submit_info()}, {sig->submit_info()}) != VK_SUCCESS) return (void)++failures;
-          done = stream->submitted(std::move(*sig));
+          std::lock_guard guard(submit_mutex);  // submissions reach the queue in prepare() order
+          done = submit_gated(*stream, *wait);
         }
         if (!done || !t->signal_to(i)) return (void)++failures;
-        auto r = done->wait(20s);
-        if (!r || *r != WaitStatus::signaled) return (void)++failures;
+        if (!signals_within(*done, 20s)) return (void)++failures;
       }
     });
   }

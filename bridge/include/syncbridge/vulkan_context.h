@@ -93,6 +93,10 @@ class VulkanContext {
 
  private:
   VulkanContext() = default;
+  // create()'s steps, in order.
+  Result<void> create_instance();
+  Result<const VulkanDeviceChoice*> pick_physical_device() const;
+  Result<void> create_device(const VulkanDeviceChoice& chosen);
   static VKAPI_ATTR VkBool32 VKAPI_CALL messenger_callback(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                             VkDebugUtilsMessageTypeFlagsEXT type,
                                                             const VkDebugUtilsMessengerCallbackDataEXT* data,

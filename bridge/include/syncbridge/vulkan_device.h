@@ -5,23 +5,9 @@
 // vkGetDeviceProcAddr) and loads only the handful of entry points it needs into a small
 // dispatch table (as vk-bootstrap's DispatchTable and VMA's VmaVulkanFunctions do). Nothing
 // in the library links libvulkan; an application using volk or a custom loader passes its own
-// function. What a device can do for the bridge is probed once, at creation, into a bitmask:
-//
-//   - Vulkan's external-semaphore queries (vkGetPhysicalDeviceExternalSemaphoreProperties with
-//     a binary and a timeline VkSemaphoreTypeCreateInfo) and external-fence queries decide the
-//     SYNC_FD import/export and OPAQUE_FD timeline bits; a bit is set only when the driver
-//     reports the feature AND the application enabled the extension (VK_KHR_external_semaphore_fd
-//     / VK_KHR_external_fence_fd) on its VkDevice, since a disabled extension's entry points
-//     may not be called.
-//   - A SYNC_FD handle is a kernel sync_file (binary, temporary import only). An OPAQUE_FD
-//     handle is driver-defined: no Vulkan spec says it is a DRM syncobj. Mesa's drivers
-//     implement it as one (vk_drm_syncobj), so for Mesa driver IDs the device reports
-//     opaque_fd_maybe_syncobj; only a successful import of a real syncobj fd (VulkanBridge)
-//     confirms it (opaque_fd_is_syncobj). NVIDIA's proprietary driver rejects a syncobj fd as
-//     OPAQUE_FD; there the portable path is a sync_file through a SYNC_FD binary semaphore.
-//   - Every path needs timeline semaphores (Vulkan 1.2's timelineSemaphore feature, enabled)
-//     and vkQueueSubmit2 (Vulkan 1.3 or VK_KHR_synchronization2, enabled) in the application's
-//     submissions; the bridge itself submits nothing.
+// function. What the device can do for the bridge is probed once, at creation, into a
+// VulkanCaps bitmask (vulkan_caps.h): the driver's support, limited to what the application
+// enabled on its VkDevice.
 //
 // Lifetimes: VkInstance outlives VkDevice outlives every VulkanDevice made for it, which
 // outlives every VulkanBridge and VulkanCompletionStream made from it (they copy the dispatch
@@ -32,84 +18,13 @@
 
 #include <vulkan/vulkan.h>
 
-#include <cstdint>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "syncbridge/result.h"
+#include "syncbridge/vulkan_caps.h"
 
 namespace syncbridge {
-
-// What a device offers the bridge. Each bit names one capability; see describe().
-enum class VulkanCaps : std::uint32_t {
-  none = 0,
-  timeline_semaphore = 1u << 0,         // timelineSemaphore feature (enabled on the VkDevice)
-  synchronization2 = 1u << 1,           // vkQueueSubmit2 (1.3 core or the KHR extension, enabled)
-  sync_fd_semaphore_import = 1u << 2,   // binary VkSemaphore <- sync_file (temporary import)
-  sync_fd_semaphore_export = 1u << 3,   // binary VkSemaphore -> sync_file
-  sync_fd_fence_import = 1u << 4,       // VkFence <- sync_file (temporary import)
-  sync_fd_fence_export = 1u << 5,       // VkFence -> sync_file
-  opaque_fd_timeline_import = 1u << 6,  // timeline VkSemaphore <- OPAQUE_FD
-  opaque_fd_timeline_export = 1u << 7,  // timeline VkSemaphore -> OPAQUE_FD
-  opaque_fd_maybe_syncobj = 1u << 8,    // Mesa driver: OPAQUE_FD is expected to be a DRM syncobj
-  opaque_fd_is_syncobj = 1u << 9,       // confirmed by a successful syncobj import (VulkanBridge)
-  calibrated_timestamps = 1u << 10,     // VK_EXT_calibrated_timestamps with CLOCK_MONOTONIC
-};
-constexpr VulkanCaps operator|(VulkanCaps a, VulkanCaps b) noexcept {
-  return static_cast<VulkanCaps>(static_cast<std::uint32_t>(a) | static_cast<std::uint32_t>(b));
-}
-constexpr VulkanCaps operator&(VulkanCaps a, VulkanCaps b) noexcept {
-  return static_cast<VulkanCaps>(static_cast<std::uint32_t>(a) & static_cast<std::uint32_t>(b));
-}
-constexpr VulkanCaps operator~(VulkanCaps a) noexcept { return static_cast<VulkanCaps>(~static_cast<std::uint32_t>(a)); }
-constexpr VulkanCaps& operator|=(VulkanCaps& a, VulkanCaps b) noexcept { return a = a | b; }
-// true when every bit of `wanted` is in `caps`.
-constexpr bool has(VulkanCaps caps, VulkanCaps wanted) noexcept { return (caps & wanted) == wanted; }
-// "timeline_semaphore|synchronization2|sync_fd_semaphore_import" ("none" for none).
-std::string describe(VulkanCaps caps);
-// The name of one bit ("sync_fd_semaphore_import"); "" for none or several bits.
-const char* cap_name(VulkanCaps bit) noexcept;
-
-// Import/export support of one external handle type, as the driver reports it.
-struct VulkanHandleSupport {
-  const char* handle_type = "";  // "SYNC_FD", "OPAQUE_FD"
-  bool binary_import = false, binary_export = false;      // binary semaphore
-  bool timeline_import = false, timeline_export = false;  // timeline semaphore
-  bool fence_import = false, fence_export = false;        // VkFence
-};
-
-// Everything the probe prints about one physical device, and what the bridge would get if the
-// device were created with vulkan_bridge_device_extensions() and its features.
-struct VulkanPhysicalDeviceReport {
-  std::string device_name;
-  VkPhysicalDeviceType device_type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
-  std::uint32_t api_version = 0;    // VkPhysicalDeviceProperties::apiVersion
-  std::uint32_t driver_version = 0;
-  VkDriverId driver_id = static_cast<VkDriverId>(0);
-  std::string driver_name;          // VkPhysicalDeviceDriverProperties::driverName ("llvmpipe")
-  std::string driver_info;          // "Mesa 22.3.6 (LLVM 15.0.6)"
-  std::uint32_t vendor_id = 0, device_id = 0;
-  bool timeline_semaphore_feature = false;
-  bool synchronization2_feature = false;
-  bool has_external_semaphore_fd = false;  // VK_KHR_external_semaphore_fd offered
-  bool has_external_fence_fd = false;      // VK_KHR_external_fence_fd offered
-  bool has_calibrated_timestamps = false;  // VK_EXT_calibrated_timestamps offered
-  std::vector<VulkanHandleSupport> handles;  // SYNC_FD and OPAQUE_FD
-  VulkanCaps caps = VulkanCaps::none;        // if created with everything the bridge wants
-};
-
-// Probes one physical device (needs a Vulkan 1.1 instance: properties2, external queries).
-[[nodiscard]] Result<VulkanPhysicalDeviceReport> query_vulkan_physical_device(
-    VkInstance instance, VkPhysicalDevice physical_device, PFN_vkGetInstanceProcAddr get_instance_proc_addr);
-// The device extensions the bridge can use on that device (those it offers, among
-// VK_KHR_external_semaphore_fd, VK_KHR_external_fence_fd, VK_KHR_synchronization2 for 1.2
-// devices, VK_KHR_timeline_semaphore for 1.1 devices, VK_EXT_calibrated_timestamps).
-std::vector<const char*> vulkan_bridge_device_extensions(const VulkanPhysicalDeviceReport& report);
-// True for driver IDs of Mesa's drivers whose OPAQUE_FD semaphores are DRM syncobjs.
-bool vulkan_driver_uses_drm_syncobj(VkDriverId driver_id) noexcept;
-const char* vulkan_driver_id_name(VkDriverId driver_id) noexcept;  // "MESA_LLVMPIPE"
-std::string vulkan_version_string(std::uint32_t version);          // "1.3.230"
 
 // The entry points the bridge calls: nothing else is loaded. Device-level ones come from
 // vkGetDeviceProcAddr, so they skip the loader's trampoline.
