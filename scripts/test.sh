@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds the test kernel (cached), then builds
-# and runs the default, asan and tsan configurations. Kernel tests run inside the VM.
+# The whole test suite: installs what it needs, builds the test kernels (cached: stock, and
+# patched with tests/vm/sw_sync-refcount-fix.patch), then builds and runs the default, asan and
+# tsan configurations. Kernel tests run inside the VM, on both kernels in the default build.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$SYNCBRIDGE_SOURCE_DIR"
@@ -9,11 +10,15 @@ scripts/install-deps.sh test
 start=$SECONDS
 step() { printf '\n=== %s (%ds)\n' "$*" $((SECONDS - start)); }
 
-step "test kernel"
+step "test kernels"
 if [[ -x tests/vm/build-kernel.sh ]]; then
+  # Stock first: a cold stock build leaves its object tree, and the patched build then only
+  # re-makes sw_sync.o and the link in it.
   SYNCBRIDGE_VM_KERNEL=$(tests/vm/build-kernel.sh)
-  export SYNCBRIDGE_VM_KERNEL
+  SYNCBRIDGE_VM_KERNEL_PATCHED=$(tests/vm/build-kernel.sh --patched)
+  export SYNCBRIDGE_VM_KERNEL SYNCBRIDGE_VM_KERNEL_PATCHED
   echo "kernel: $SYNCBRIDGE_VM_KERNEL"
+  echo "patched kernel: $SYNCBRIDGE_VM_KERNEL_PATCHED"
 fi
 
 # The native Vulkan paths run in the VM on bookworm-backports' lavapipe (SYNC_FD import/export),

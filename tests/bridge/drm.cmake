@@ -16,7 +16,8 @@ syncbridge_add_gtest(syncbridge-tests-watcher-stress LABELS "bridge;stress"
   LIBS syncbridge::bridge PkgConfig::LIBDRM)
 
 # The "kernel" suite for real, inside the test VM (virtio_gpu render node with timeline
-# syncobjs and the eventfd ioctl, vgem without syncobj, sw_sync): ctest label "vm".
+# syncobjs and the eventfd ioctl, vgem without syncobj, sw_sync): ctest label "vm"; again on the
+# patched test kernel as vm.drm-kernel.patched.
 if(COMMAND syncbridge_add_vm_test)
-  syncbridge_add_vm_test(drm-kernel COMMAND syncbridge-tests-drm-kernel LABELS kernel TIMEOUT 600)
+  syncbridge_add_vm_test(drm-kernel COMMAND syncbridge-tests-drm-kernel LABELS kernel TIMEOUT 600 ALSO_PATCHED)
 endif()

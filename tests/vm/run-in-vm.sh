@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run one command inside a QEMU VM booting the syncbridge test kernel.
 #
-# Usage: run-in-vm.sh [--timeout SECONDS] [--kernel PATH] [--name TESTNAME]
+# Usage: run-in-vm.sh [--timeout SECONDS] [--kernel PATH|stock|patched] [--name TESTNAME]
 #                     [--env NAME=VALUE]... [--append KERNEL-ARGS] -- COMMAND [ARGS...]
 #
 # The host kernel has neither sw_sync nor DRM, so kernel-facing tests run in a
@@ -24,6 +24,12 @@
 # The guest's kernel log goes to <job dir>/console.log, printed on failure.
 # --append adds kernel command line arguments (e.g. initcall_debug).
 #
+# The kernel: --kernel PATH, else $SYNCBRIDGE_VM_KERNEL, else the stock test
+# kernel of tests/vm/build-kernel.sh. --kernel patched (or
+# SYNCBRIDGE_VM_KERNEL=patched) boots the one with the sw_sync fix instead:
+# $SYNCBRIDGE_VM_KERNEL_PATCHED, else build-kernel.sh --patched's; --kernel
+# stock the default one even when SYNCBRIDGE_VM_KERNEL=patched.
+#
 # Exit status:
 #   the command's own status  when it ran and the kernel stayed clean
 #   2   usage error
@@ -34,7 +40,8 @@
 #
 # Environment: SYNCBRIDGE_CACHE_DIR (default /var/cache/syncbridge; job files
 # and console logs go to $SYNCBRIDGE_CACHE_DIR/vm-jobs), SYNCBRIDGE_VM_TIMEOUT
-# (default 600), SYNCBRIDGE_VM_KERNEL, SYNCBRIDGE_VM_MEMORY (MiB, default 2048),
+# (default 600), SYNCBRIDGE_VM_KERNEL, SYNCBRIDGE_VM_KERNEL_PATCHED,
+# SYNCBRIDGE_VM_MEMORY (MiB, default 2048),
 # SYNCBRIDGE_VM_QUIET=1 (no summary line on success).
 set -euo pipefail
 
@@ -72,7 +79,7 @@ sh_quote() {
 }
 
 timeout_s=${SYNCBRIDGE_VM_TIMEOUT:-600}
-kernel=${SYNCBRIDGE_VM_KERNEL:-}
+kernel=${SYNCBRIDGE_VM_KERNEL:-stock}
 name=
 append=
 extra_env=()
@@ -120,11 +127,23 @@ memory_mib=${SYNCBRIDGE_VM_MEMORY:-2048}
 qemu=$(command -v qemu-system-x86_64 || true)
 [[ -n $qemu ]] || skip "no qemu-system-x86_64: apt-get install qemu-system-x86"
 
-if [[ -z $kernel ]]; then
-    # --print-path exits 77 itself when linux-source-6.12 is not installed.
-    kernel=$("$script_dir/build-kernel.sh" --print-path) || skip "no test kernel: build-kernel.sh cannot locate one"
-fi
-[[ -f $kernel ]] || skip "no test kernel at $kernel: run tests/vm/build-kernel.sh"
+# --print-path exits 77 itself when linux-source-6.12 is not installed.
+case $kernel in
+    '' | stock)
+        kernel=${SYNCBRIDGE_VM_KERNEL:-}
+        case $kernel in '' | stock | patched) kernel= ;; esac
+        [[ -n $kernel ]] || kernel=$("$script_dir/build-kernel.sh" --print-path) ||
+            skip "no test kernel: build-kernel.sh cannot locate one"
+        [[ -f $kernel ]] || skip "no test kernel at $kernel: run tests/vm/build-kernel.sh"
+        ;;
+    patched)
+        kernel=${SYNCBRIDGE_VM_KERNEL_PATCHED:-}
+        [[ -n $kernel ]] || kernel=$("$script_dir/build-kernel.sh" --patched --print-path) ||
+            skip "no patched test kernel: build-kernel.sh --patched cannot locate one"
+        [[ -f $kernel ]] || skip "no patched test kernel (the sw_sync fix) at $kernel: run tests/vm/build-kernel.sh --patched (after tests/vm/build-kernel.sh, whose object tree it reuses)"
+        ;;
+    *) [[ -f $kernel ]] || skip "no test kernel at $kernel: run tests/vm/build-kernel.sh" ;;
+esac
 
 # The guest sees the host's / except where it mounts file systems of its own:
 # its /proc, /sys and /dev (the host's mean nothing there), and fresh tmpfs on
@@ -303,6 +322,7 @@ qemu_log=$job_dir/qemu.log
     printf '\n'
 } >"$job_dir/job.sh"
 printf '%s\n' "$name" >"$job_dir/name"
+printf '%s\n' "$kernel" >"$job_dir/kernel"
 cp "$script_dir/guest-init.sh" "$script_dir/guest-fstab" "$job_dir/"
 # The job directory is shared a second time, writable, and mounted over its
 # read-only view: the command's output goes to output.log through it (a serial
@@ -447,6 +467,6 @@ fi
 
 status=${exit_line#*=}
 if [[ ${SYNCBRIDGE_VM_QUIET:-0} != 1 || $status != 0 ]]; then
-    echo "run-in-vm.sh: $name exited $status; boot to command ${boot_s:-?} s (guest clock), VM wall time $wall_s s; console: $console_log" >&2
+    echo "run-in-vm.sh: $name exited $status on kernel $kernel; boot to command ${boot_s:-?} s (guest clock), VM wall time $wall_s s; console: $console_log" >&2
 fi
 exit "$status"
