@@ -1,16 +1,22 @@
 // A real sync_file handed to another process (label "kernel"): the child adopts it, sees the
 // same fence, and is woken when the parent signals.
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <thread>
-
 #include "bridge_test_util.h"
+#include "thread_state.h"
 #include "syncbridge/fd_passing.h"
 
 namespace syncbridge::testing {
 namespace {
+
+// True once the child has exited (it stays a zombie for waitpid to reap).
+bool has_exited(pid_t child) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child;
+}
 
 class FdPassingKernelTest : public KernelTest {
  protected:
@@ -42,7 +48,12 @@ class FdPassingKernelTest : public KernelTest {
     SB_ASSERT_OK(send_fd(mine.get(), fd));
     char ready = 0;
     const bool got_ready = ::read(mine.get(), &ready, 1) == 1;
-    std::this_thread::sleep_for(20ms);  // let the child reach its wait
+    // Signal only once the child sleeps in its wait (ppoll on the sync_file): the parent's
+    // signal has to wake it, not be found done when the child gets there.
+    if (got_ready) {
+      const bool asleep = wait_until_asleep_in(child, child, {SYS_ppoll}, [&] { return has_exited(child); });
+      EXPECT_TRUE(asleep) << "the child never slept in its wait (now " << task_sleep(child, child).describe() << ")";
+    }
     signal();
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);

@@ -1,6 +1,9 @@
 // SyncobjExporter (core timeline -> syncobj points) and SyncobjImporter (syncobj points -> core
 // fences, through the watcher) against a real DRM driver (label "kernel").
+#include <sys/syscall.h>
+
 #include <atomic>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -8,6 +11,7 @@
 #include "syncbridge/syncobj_exporter.h"
 #include "syncbridge/syncobj_importer.h"
 #include "syncbridge/watcher.h"
+#include "thread_state.h"
 
 namespace syncbridge::testing {
 namespace {
@@ -110,13 +114,18 @@ TEST_F(SyncobjExporterTest, ASecondDrmFileImportingTheSyncobjFdSeesTheAdvances) 
   DrmDevice other = must(DrmDevice::open(dev_.path()));  // another handle table, as a Vulkan driver has
   UniqueFd fd = must(ex.export_syncobj_fd());
   TimelineSyncobj theirs = must(TimelineSyncobj::import_fd(other, fd.get()));
-  std::atomic<bool> woke{false};
+  std::atomic<bool> woke{false}, returned{false};
+  std::promise<pid_t> tid;
   std::thread waiter([&] {
+    tid.set_value(current_tid());
     auto w = theirs.wait(2, 20s, SyncobjWait::for_submit);
     woke = w.ok() && *w == WaitStatus::signaled;
+    returned = true;
   });
-  std::this_thread::sleep_for(20ms);
-  SB_ASSERT_OK(ex.advance(2));
+  // The advance comes once the other DRM file's waiter sleeps in the wait ioctl.
+  EXPECT_TRUE(wait_until_thread_asleep_in(tid.get_future().get(), {SYS_ioctl}, [&] { return returned.load(); }))
+      << "the wait returned without sleeping in the kernel";
+  EXPECT_TRUE(ex.advance(2).ok());
   waiter.join();
   EXPECT_TRUE(woke);
 }

@@ -2,6 +2,7 @@
 // Every test checks that no fd and no syncobj handle is left behind (DrmTest).
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "drm_test_util.h"
 #include "syncbridge/fd_passing.h"
+#include "thread_state.h"
 
 namespace syncbridge::testing {
 namespace {
@@ -50,12 +52,19 @@ TEST_F(SyncobjTest, ATimedOutWaitHonoursItsDeadline) {
 
 TEST_F(SyncobjTest, WaitForSubmitWakesWhenAnotherThreadSignals) {
   TimelineSyncobj t = make_timeline();
+  // The signal comes once this thread sleeps in the wait ioctl (WAIT_FOR_SUBMIT: no fence at
+  // the point yet), so the wake-up is what is tested.
+  const pid_t me = current_tid();
+  std::atomic<bool> returned{false};
   std::thread signaler([&] {
-    std::this_thread::sleep_for(30ms);
+    EXPECT_TRUE(wait_until_thread_asleep_in(me, {SYS_ioctl}, [&] { return returned.load(); }))
+        << "the wait returned without sleeping in the kernel";
     EXPECT_TRUE(t.signal(2).ok());
   });
-  EXPECT_EQ(must(t.wait(2, 20s, SyncobjWait::for_submit)), WaitStatus::signaled);
+  auto w = t.wait(2, 20s, SyncobjWait::for_submit);
+  returned = true;
   signaler.join();
+  EXPECT_EQ(must(std::move(w)), WaitStatus::signaled);
 }
 
 TEST_F(SyncobjTest, WaitAllAndWaitAnyOverSeveralSyncobjs) {
@@ -260,7 +269,8 @@ TEST_F(SyncobjTest, ASyncobjFdSignaledInAnotherProcessWakesThisOne) {
     if (!imported) ::_exit(12);
     auto w = imported->wait(1, 0ns);  // the parent signaled point 1 before sending
     if (!w || *w != WaitStatus::signaled) ::_exit(13);
-    std::this_thread::sleep_for(20ms);
+    char go = 0;  // the parent says when it sleeps in its wait for point 3
+    if (::read(theirs.get(), &go, 1) != 1) ::_exit(15);
     if (!imported->signal(3)) ::_exit(14);
     ::_exit(0);
   }
@@ -269,7 +279,20 @@ TEST_F(SyncobjTest, ASyncobjFdSignaledInAnotherProcessWakesThisOne) {
   UniqueFd fd = must(t.export_fd());
   SB_ASSERT_OK(send_fd(mine.get(), fd.get()));
   fd.reset();
-  EXPECT_EQ(must(t.wait(3, 20s, SyncobjWait::for_submit)), WaitStatus::signaled);
+  // The child signals point 3 only once this thread sleeps in the wait ioctl for it: the wake
+  // crosses processes, it is not found done on arrival.
+  const pid_t me = current_tid();
+  std::atomic<bool> returned{false};
+  std::thread go([&] {
+    EXPECT_TRUE(wait_until_thread_asleep_in(me, {SYS_ioctl}, [&] { return returned.load(); }))
+        << "the wait returned without sleeping in the kernel";
+    const char g = 'g';
+    EXPECT_EQ(::send(mine.get(), &g, 1, MSG_NOSIGNAL), 1);
+  });
+  auto w = t.wait(3, 20s, SyncobjWait::for_submit);
+  returned = true;
+  go.join();
+  EXPECT_EQ(must(std::move(w)), WaitStatus::signaled);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));

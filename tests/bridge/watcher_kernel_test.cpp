@@ -34,6 +34,8 @@ TEST_P(WatcherSyncFileTest, ASignaledSyncFileAdvancesACoreTimeline) {
   Timeline core = must(Timeline::create({.name = "mirror"}));
   Fence f = must(core.fence_at(1));
   (void)must(w.watch_sync_file(must(sw.create_fence(1)), signal_timeline(core, 1)));
+  // Time to go wrong, not a synchronization: a watch that fires before the fence signals does
+  // so within it (and the check below fails); a slow machine only proves less.
   std::this_thread::sleep_for(10ms);
   if (GetParam() == WatcherMode::caller_loop) {
     EXPECT_EQ(must(w.dispatch()), 0u);
@@ -114,7 +116,7 @@ TEST_P(WatcherSyncobjTest, APointSignaledLaterFiresItsWatch) {
   }));
   EXPECT_EQ(w.stats().syncobj_fallback, GetParam().fallback ? 1u : 0u);
   SB_ASSERT_OK(t.signal(1));
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(20ms);  // time for point 1 to fire point 2's watch wrongly
   if (w.mode() == WatcherMode::caller_loop) (void)must(w.dispatch());
   EXPECT_EQ(calls.load(), 0);
   SB_ASSERT_OK(t.signal(3));  // past the point
@@ -164,7 +166,7 @@ TEST_P(WatcherSyncobjTest, RemovingAPendingSyncobjWatchLeavesNothingBehind) {
   EXPECT_TRUE(w.remove(b));
   EXPECT_EQ(w.stats().syncobj_fallback, 0u);
   SB_ASSERT_OK(t.signal(6));
-  std::this_thread::sleep_for(30ms);
+  std::this_thread::sleep_for(30ms);  // time for a removed watch to fire wrongly; valid either way
   if (w.mode() == WatcherMode::caller_loop) {
     EXPECT_EQ(must(w.dispatch()), 0u);
   }

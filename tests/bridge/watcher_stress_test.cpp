@@ -68,6 +68,7 @@ TEST_P(WatcherStressTest, AddFireAndRemoveFromManyThreads) {
         EXPECT_TRUE(r.ok());
         EXPECT_EQ(rec->removed.load(), 0) << "a removed watch fired";
         rec->runs.fetch_add(1);
+        // Load shape, not synchronization: a slow callback widens the window remove() races.
         if (slow) std::this_thread::sleep_for(std::chrono::microseconds(200));
         rec->finished.store(true);
       }));
@@ -128,7 +129,7 @@ TEST_P(WatcherStressTest, AddFireAndRemoveFromManyThreads) {
       if (rec->removed.load() == 0 && !rec->finished.load()) return false;
     return true;
   };
-  for (int i = 0; i < 20000 && !all_ended(); ++i) std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 20000 && !all_ended(); ++i) std::this_thread::sleep_for(1ms);  // polls the condition
   done.store(true);
   thief.join();
   for (auto& d : dispatchers) d.join();

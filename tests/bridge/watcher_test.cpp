@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include "drm_test_util.h"
 #include "syncbridge/timeline.h"
 #include "syncbridge/watcher.h"
+#include "thread_state.h"
 
 namespace syncbridge::testing {
 namespace {
@@ -54,6 +56,8 @@ TEST_P(WatcherTest, AWatchFiresOnceWhenItsFdBecomesReadable) {
   }));
   EXPECT_TRUE(id);
   EXPECT_EQ(w.stats().watches, 1u);
+  // Time to go wrong, not a synchronization: a watch that fires before its fd is readable does
+  // so within it (and the check below fails); a slow machine only proves less.
   std::this_thread::sleep_for(10ms);
   if (w.mode() == WatcherMode::caller_loop) {
     EXPECT_EQ(must(w.dispatch()), 0u);  // nothing ready: returns at once
@@ -62,7 +66,7 @@ TEST_P(WatcherTest, AWatchFiresOnceWhenItsFdBecomesReadable) {
   t.fire();
   ASSERT_TRUE(eventually(w, [&] { return calls.load() == 1; }));
   t.fire();
-  std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(10ms);  // time for a second firing to go wrong, as above
   if (w.mode() == WatcherMode::caller_loop) (void)must(w.dispatch());
   EXPECT_EQ(calls.load(), 1);  // one-shot
   EXPECT_EQ(w.stats().watches, 0u);
@@ -87,6 +91,7 @@ TEST_P(WatcherTest, RemoveBeforeFiringDropsTheCallbackUnrun) {
   EXPECT_TRUE(w.remove(id));
   EXPECT_FALSE(w.remove(id));
   t.fire();
+  // Time for a removed watch to fire wrongly, not a synchronization: the test holds either way.
   std::this_thread::sleep_for(20ms);
   if (w.mode() == WatcherMode::caller_loop) {
     EXPECT_EQ(must(w.dispatch()), 0u);
@@ -134,10 +139,14 @@ TEST_P(WatcherTest, ACallbackMayRemoveItselfAndOthersAndAddNewWatches) {
 TEST_P(WatcherTest, RemoveWhileTheCallbackRunsWaitsForIt) {
   Watcher w = make();
   Trigger t;
-  std::atomic<bool> entered{false}, finished{false};
+  std::atomic<bool> entered{false}, finished{false}, remove_returned{false};
+  const pid_t me = current_tid();
   WatchId id = must(w.watch_fd(std::move(t.watched), [&](const Result<void>&) {
     entered = true;
-    std::this_thread::sleep_for(50ms);
+    // Returns only once remove() sleeps waiting for it (a remove() that does not wait returns
+    // first, and the check below fails).
+    EXPECT_TRUE(wait_until_thread_asleep_in(me, {SYS_futex}, [&] { return remove_returned.load(); }))
+        << "remove() returned without waiting";
     finished = true;
   }));
   t.fire();
@@ -146,6 +155,7 @@ TEST_P(WatcherTest, RemoveWhileTheCallbackRunsWaitsForIt) {
     loop = std::thread([&] { (void)eventually(w, [&] { return finished.load(); }); });
   while (!entered.load()) std::this_thread::yield();
   EXPECT_FALSE(w.remove(id));
+  remove_returned = true;
   EXPECT_TRUE(finished.load());  // remove() returned only after the callback did
   if (loop.joinable()) loop.join();
 }

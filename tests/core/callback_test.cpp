@@ -1,7 +1,10 @@
+#include <sys/syscall.h>
+
 #include <atomic>
 #include <thread>
 
 #include "test_util.h"
+#include "thread_state.h"
 
 namespace syncbridge::testing {
 namespace {
@@ -115,12 +118,16 @@ TEST_F(CallbackTest, CallbackMayCancelItselfAndOthers) {
 TEST_F(CallbackTest, CancelFromAnotherThreadWaitsForARunningCallback) {
   auto t = make_timeline();
   Fence f = fence_at(t, 1);
+  const pid_t me = current_tid();
   std::atomic<int> stage{0};
-  std::atomic<bool> finished{false};
+  std::atomic<bool> finished{false}, cancel_returned{false};
   auto reg = f.on_complete([&](const Fence&) {
     stage = 1;
     while (stage.load() != 2) std::this_thread::yield();
-    std::this_thread::sleep_for(20ms);
+    // Returns only once cancel() sleeps waiting for it (a cancel() that does not wait returns
+    // first, and the check below fails).
+    EXPECT_TRUE(wait_until_thread_asleep_in(me, {SYS_futex}, [&] { return cancel_returned.load(); }))
+        << "cancel() returned without waiting";
     finished = true;
   });
   ASSERT_TRUE(reg.ok());
@@ -128,6 +135,7 @@ TEST_F(CallbackTest, CancelFromAnotherThreadWaitsForARunningCallback) {
   while (stage.load() != 1) std::this_thread::yield();
   stage = 2;
   EXPECT_FALSE(reg->cancel());
+  cancel_returned = true;
   EXPECT_TRUE(finished.load()) << "cancel returned while the callback was still running";
   signaler.join();
 }

@@ -1,6 +1,9 @@
+#include <sys/syscall.h>
+
 #include <thread>
 
 #include "test_util.h"
+#include "thread_state.h"
 
 namespace syncbridge::testing {
 namespace {
@@ -55,11 +58,16 @@ TEST_F(FenceSetTest, WaitAllWaitsForEveryFence) {
   auto r = set.wait_all(1ms);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, WaitStatus::timed_out);
+  // b advances only once this thread sleeps in wait_all, still waiting for it.
+  const pid_t me = current_tid();
+  std::atomic<bool> returned{false};
   std::thread later([&] {
-    std::this_thread::sleep_for(5ms);
+    EXPECT_TRUE(wait_until_thread_asleep_in(me, {SYS_futex}, [&] { return returned.load(); }))
+        << "wait_all returned without sleeping";
     EXPECT_TRUE(b.advance().ok());
   });
   r = set.wait_all(wait_forever);
+  returned = true;
   later.join();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, WaitStatus::signaled);
@@ -90,11 +98,16 @@ TEST_F(FenceSetTest, WaitAnyReturnsTheFirstToComplete) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, WaitStatus::timed_out);
   const void* chosen = fence_at(timelines[37], 0).timeline_id();
+  // The one advance comes once this thread sleeps in wait_any, still waiting for it.
+  const pid_t me = current_tid();
+  std::atomic<bool> returned{false};
   std::thread later([&] {
-    std::this_thread::sleep_for(5ms);
+    EXPECT_TRUE(wait_until_thread_asleep_in(me, {SYS_futex}, [&] { return returned.load(); }))
+        << "wait_any returned without sleeping";
     EXPECT_TRUE(timelines[37].advance().ok());
   });
   r = set.wait_any(wait_forever);
+  returned = true;
   later.join();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, WaitStatus::signaled);

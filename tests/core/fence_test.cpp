@@ -1,12 +1,15 @@
 #include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <latch>
 #include <thread>
 #include <vector>
 
 #include "test_util.h"
+#include "thread_state.h"
 
 namespace syncbridge::testing {
 namespace {
@@ -32,15 +35,21 @@ TEST_F(FenceTest, WaiterSleepingInTheKernelIsWoken) {
   auto t = make_timeline();
   Fence f = fence_at(t, 1);
   std::atomic<bool> woke{false};
+  std::promise<pid_t> tid;
+  std::promise<void> finished;
   std::thread waiter([&] {
+    tid.set_value(current_tid());
     auto r = f.wait(wait_forever);
     EXPECT_TRUE(r.ok() && *r == WaitStatus::signaled);
     woke = true;
+    finished.set_value();
   });
-  std::this_thread::sleep_for(50ms);  // long past any spin: the waiter is in futex_wait
+  // Past the spin, asleep in futex_wait: only the advance's futex wake can end that.
+  EXPECT_TRUE(wait_until_thread_asleep_in(tid.get_future().get(), {SYS_futex}, [&] { return woke.load(); }))
+      << "the waiter never went to sleep in futex_wait";
   EXPECT_FALSE(woke.load());
-  SB_ASSERT_OK(t.advance());
-  waiter.join();
+  EXPECT_TRUE(t.advance().ok());
+  join_or_fail(waiter, finished.get_future(), 20s, "a waiter asleep in futex_wait was not woken by the advance");
   EXPECT_TRUE(woke.load());
 }
 
@@ -56,14 +65,25 @@ TEST_F(FenceTest, TimestampIsMonotonicAndSetOnCompletion) {
   EXPECT_LE(*f.timestamp(), after);
 }
 
-TEST_F(FenceTest, HugeTimeoutsSaturateInsteadOfOverflowing) {
-  auto t = make_timeline();
-  Fence f = fence_at(t, 1);
-  std::thread later([&] {
-    std::this_thread::sleep_for(5ms);
+// Advances `t` once the thread `waiter_tid` sleeps in futex_wait, from a thread of its own:
+// the wait must still be in progress when the advance comes. A wait whose deadline overflowed
+// into the past never sleeps: it returns timed_out (and `returned` stops the watch).
+std::thread advance_once_asleep(Timeline& t, pid_t waiter_tid, const std::atomic<bool>& returned) {
+  return std::thread([&t, waiter_tid, &returned] {
+    EXPECT_TRUE(wait_until_thread_asleep_in(waiter_tid, {SYS_futex}, [&] { return returned.load(); }))
+        << "the wait returned without sleeping";
     EXPECT_TRUE(t.advance().ok());
   });
+}
+
+TEST_F(FenceTest, HugeTimeoutsSaturateInsteadOfOverflowing) {
+  auto t = make_timeline();
+  const pid_t me = current_tid();
+  Fence f = fence_at(t, 1);
+  std::atomic<bool> returned{false};
+  std::thread later = advance_once_asleep(t, me, returned);
   auto r = f.wait(std::chrono::nanoseconds::max() - 1ns);
+  returned = true;
   later.join();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, WaitStatus::signaled);
@@ -78,21 +98,19 @@ TEST_F(FenceTest, HugeTimeoutsSaturateInsteadOfOverflowing) {
     Fence pending = fence_at(t, point);
     FenceSet set;
     SB_ASSERT_OK(set.add(pending));
-    std::thread advance([&] {
-      std::this_thread::sleep_for(5ms);
-      EXPECT_TRUE(t.advance().ok());
-    });
+    std::atomic<bool> all_returned{false};
+    std::thread advance = advance_once_asleep(t, me, all_returned);
     auto all = set.wait_all(timeout);
+    all_returned = true;
     advance.join();
     ASSERT_TRUE(all.ok());
     EXPECT_EQ(*all, WaitStatus::signaled) << "timeout " << timeout.count() << " ns overflowed";
   }
   Fence last = fence_at(t, point + 1);
-  std::thread advance([&] {
-    std::this_thread::sleep_for(5ms);
-    EXPECT_TRUE(t.advance().ok());
-  });
+  std::atomic<bool> until_returned{false};
+  std::thread advance = advance_once_asleep(t, me, until_returned);
   auto until = last.wait_until(MonotonicTime::max());
+  until_returned = true;
   advance.join();
   SB_ASSERT_OK(until);
   EXPECT_EQ(*until, WaitStatus::signaled);

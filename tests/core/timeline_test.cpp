@@ -1,7 +1,11 @@
+#include <sys/syscall.h>
+
+#include <future>
 #include <thread>
 #include <vector>
 
 #include "test_util.h"
+#include "thread_state.h"
 
 namespace syncbridge::testing {
 namespace {
@@ -83,15 +87,23 @@ TEST_F(TimelineTest, CloseErrorsPendingFencesAndKeepsThemValid) {
   auto t = make_timeline({.name = "closing"});
   Fence f = fence_at(t, 3);
   Fence done = fence_at(t, 0);
-  std::thread waiter([f] {
+  std::promise<pid_t> tid;
+  std::promise<void> finished;
+  std::atomic<bool> returned{false};
+  std::thread waiter([f, &tid, &finished, &returned] {
+    tid.set_value(current_tid());
     auto r = f.wait(wait_forever);
+    returned = true;
+    finished.set_value();
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code(), Errc::fence_error);
     EXPECT_EQ(r.error().sys_errno(), ENOENT);
   });
-  std::this_thread::sleep_for(10ms);
+  // The close must wake a waiter already asleep in futex_wait, not one yet to check.
+  EXPECT_TRUE(wait_until_thread_asleep_in(tid.get_future().get(), {SYS_futex}, [&] { return returned.load(); }))
+      << "the waiter returned without sleeping";
   t.close();
-  waiter.join();
+  join_or_fail(waiter, finished.get_future(), 20s, "close() did not wake a waiter asleep in futex_wait");
   EXPECT_EQ(f.status(), FenceStatus::error);
   EXPECT_EQ(f.error_errno(), ENOENT);
   EXPECT_EQ(done.status(), FenceStatus::signaled);
