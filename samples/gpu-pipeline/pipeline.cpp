@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "run_monitor.h"
-#include "syncbridge/vulkan_bridge.h"
+#include "syncbridge/vulkan_completion.h"  // path_name(VulkanCompletionPath)
 
 namespace gpu_pipeline {
 namespace {

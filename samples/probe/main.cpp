@@ -34,6 +34,7 @@
 #include "syncbridge/syncobj_exporter.h"
 #include "syncbridge/unique_fd.h"
 #include "syncbridge/vulkan_bridge.h"
+#include "syncbridge/vulkan_caps.h"
 #include "syncbridge/vulkan_context.h"
 #include "syncbridge/vulkan_loader.h"
 

@@ -8,7 +8,6 @@
 #include "syncbridge/drm_device.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/syncobj_exporter.h"
-#include "syncbridge/watcher.h"
 #include "vulkan_fixture.h"
 
 namespace syncbridge::testing {
@@ -247,9 +246,8 @@ TEST_F(VulkanBridgeSwSyncTest, FileGatesTheGpu) {
 // open after the call than before), the file is left empty, and once the GPU is done nothing of
 // it stays open (the fixture compares the open fds at the end).
 TEST_F(VulkanBridgeSwSyncTest, ConsumedSyncFileIsTakenWithoutADup) {
-  auto created = Watcher::create(WatcherMode::own_thread);  // its own fds open before counting
-  SB_ASSERT_OK(created);
-  auto watcher = std::make_shared<Watcher>(std::move(*created));
+  auto watcher = make_watcher();  // its own fds open before counting
+  ASSERT_TRUE(watcher);
   auto bridge = make_bridge({.watcher = watcher});
   ASSERT_TRUE(bridge);
   SyncFile file = file_at(1);
@@ -267,17 +265,18 @@ TEST_F(VulkanBridgeSwSyncTest, ConsumedSyncFileIsTakenWithoutADup) {
 // A caller's own_thread Watcher serves the bridge's host_signal waits: the bridge starts no
 // thread of its own, and the gated submission completes through the caller's watcher.
 TEST_F(VulkanBridgeSwSyncTest, CallersWatcherReleasesTheGpuWithoutAThreadOfTheBridge) {
-  auto created = Watcher::create(WatcherMode::own_thread);
-  SB_ASSERT_OK(created);
-  auto watcher = std::make_shared<Watcher>(std::move(*created));
+  auto watcher = make_watcher();
+  ASSERT_TRUE(watcher);
   const std::size_t threads_before = thread_count();
   auto bridge = make_bridge({.allow_sync_fd_import = false, .watcher = watcher});
   ASSERT_TRUE(bridge);
-  auto g = gate(*stream_, bridge->wait_for(file_at(1)));
-  SB_ASSERT_OK(g);
-  EXPECT_EQ(g->wait.path(), VulkanWaitPath::host_signal);
+  auto w = bridge->wait_for(file_at(1));
+  // Counted before anything is submitted (a driver may start threads of its own then).
   EXPECT_EQ(thread_count(), threads_before) << "the bridge started a thread of its own";
   EXPECT_EQ(watcher->stats().watches, 1u) << "the wait is not on the caller's watcher";
+  auto g = gate(*stream_, std::move(w));
+  SB_ASSERT_OK(g);
+  EXPECT_EQ(g->wait.path(), VulkanWaitPath::host_signal);
   EXPECT_TRUE(pending_after(g->done, 30ms)) << "the GPU ran before the kernel fence signaled";
   SB_ASSERT_OK(exporter_.advance(1));
   EXPECT_TRUE(signals_within(g->done, 10s));
@@ -287,9 +286,8 @@ TEST_F(VulkanBridgeSwSyncTest, CallersWatcherReleasesTheGpuWithoutAThreadOfTheBr
 
 // The same with a caller_loop Watcher: the GPU wait is released only when the caller dispatches.
 TEST_F(VulkanBridgeSwSyncTest, CallersLoopWatcherReleasesTheGpuWhenItDispatches) {
-  auto created = Watcher::create(WatcherMode::caller_loop);
-  SB_ASSERT_OK(created);
-  auto watcher = std::make_shared<Watcher>(std::move(*created));
+  auto watcher = make_watcher(WatcherMode::caller_loop);
+  ASSERT_TRUE(watcher);
   auto bridge = make_bridge({.allow_sync_fd_import = false, .watcher = watcher});
   ASSERT_TRUE(bridge);
   auto g = gate(*stream_, bridge->wait_for(file_at(1)));

@@ -3,7 +3,6 @@
 #include <cstring>
 #include <thread>
 
-#include "syncbridge/watcher.h"
 #include "vulkan_fixture.h"
 
 namespace syncbridge::testing {
@@ -120,9 +119,8 @@ TEST_F(VulkanCompletionTest, ExportsSyncFileWhereSupported) {
 // stream starts no watcher thread (its exporter thread only).
 TEST_F(VulkanCompletionTest, ExportedSyncFilesCompleteThroughTheCallersWatcher) {
   SB_REQUIRE_VK_CAP(VulkanCaps::sync_fd_semaphore_export);
-  auto created = Watcher::create(WatcherMode::own_thread);
-  SB_ASSERT_OK(created);
-  auto watcher = std::make_shared<Watcher>(std::move(*created));
+  auto watcher = make_watcher();
+  ASSERT_TRUE(watcher);
   auto bridge = make_bridge();
   ASSERT_TRUE(bridge);
   const std::size_t threads_before = thread_count();

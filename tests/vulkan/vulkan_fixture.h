@@ -39,6 +39,7 @@
 #include "syncbridge/vulkan_bridge.h"
 #include "syncbridge/vulkan_context.h"
 #include "syncbridge/vulkan_loader.h"
+#include "syncbridge/watcher.h"
 
 namespace syncbridge::testing {
 
@@ -372,6 +373,13 @@ class VulkanTest : public VulkanContextTest {
   // A submission that waits on nothing.
   Result<Fence> submit_ungated(VulkanCompletionStream& stream) {
     return submit_gated(stream, std::span<const VulkanWait>());
+  }
+
+  // A Watcher of the test's own, to share with a bridge or a stream (the options' `watcher`).
+  static std::shared_ptr<Watcher> make_watcher(WatcherMode mode = WatcherMode::own_thread) {
+    auto w = Watcher::create(mode);
+    EXPECT_TRUE(w.ok()) << (w.ok() ? "" : w.error().describe());
+    return w.ok() ? std::make_shared<Watcher>(std::move(*w)) : nullptr;
   }
 
   // A binary semaphore the test owns (destroyed in TearDown), exportable as SYNC_FD if asked.

@@ -91,8 +91,7 @@ class VulkanWait {
   // input errored (the GPU wait was released all the same); Errc::vulkan: the host signal
   // failed (e.g. VK_ERROR_DEVICE_LOST); Errc::timeline_closed: shutdown() released it first.
   Result<void> status() const;
-  // Whether the GPU wait is released (host_signal: signaled; native paths: always true, the
-  // kernel fence itself gates the GPU).
+  // Whether the GPU wait is released (host_signal: signaled; native paths: always).
   bool released() const noexcept;
 
  private:
@@ -131,13 +130,10 @@ class VulkanBridge {
   [[nodiscard]] Result<VulkanWait> wait_for(const SyncFile& sync_file);
   [[nodiscard]] Result<VulkanWait> wait_for(SyncFile&& sync_file);
   // A point of a DRM timeline syncobj (borrowed: it must outlive the wait's completion): its
-  // sync_file imported where the point is submitted and the device can, else host_signal from
-  // the Watcher (syncobj eventfd, kernel 6.6+, or its helper thread: no submit needed yet).
+  // sync_file imported once submitted, if the device can; else host_signal (the Watcher's).
   [[nodiscard]] Result<VulkanWait> wait_for(const TimelineSyncobj& syncobj, std::uint64_t point);
-  // Imports a DRM timeline syncobj fd (TimelineSyncobj::export_fd(), consumed). Only where the
-  // driver's OPAQUE_FD is known to be a syncobj (opaque_fd_maybe_syncobj); otherwise
-  // Errc::unsupported naming why (export a sync_file of the point instead). A refusal
-  // (Errc::vulkan) turns the path off for this bridge.
+  // Imports a DRM timeline syncobj fd (TimelineSyncobj::export_fd(), consumed). Errc::unsupported
+  // naming why where the path is off (then wait on a sync_file of the point instead).
   [[nodiscard]] Result<VulkanSyncobjTimeline> import_syncobj(UniqueFd syncobj_fd);
   // A point of an imported syncobj: syncobj_timeline.
   [[nodiscard]] Result<VulkanWait> wait_for(const VulkanSyncobjTimeline& syncobj, std::uint64_t point);
@@ -145,11 +141,9 @@ class VulkanBridge {
   // Keeps `wait` until `completion` completes (signaled or errored), then drops it.
   void retire_after(VulkanWait&& wait, const Fence& completion);
 
-  // The device's capabilities plus what this bridge learned (opaque_fd_is_syncobj).
-  VulkanCaps caps() const noexcept;
+  VulkanCaps caps() const noexcept;  // the device's, plus what it learned (opaque_fd_is_syncobj)
   const VulkanDevice& device() const noexcept;
-  // Counters for reports and tests.
-  struct Stats {
+  struct Stats {  // counters for reports and tests
     std::uint64_t waits[3] = {0, 0, 0};  // by VulkanWaitPath
     std::uint64_t input_errors = 0;       // inputs that completed with an error
     std::uint64_t signal_failures = 0;    // vkSignalSemaphore failures

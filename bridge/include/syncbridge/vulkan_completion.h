@@ -131,22 +131,18 @@ class VulkanCompletionStream {
 
   // A fence for any point handed out so far (or already reached).
   [[nodiscard]] Result<Fence> fence_at(std::uint64_t point);
-  // Blocks the calling thread until point is done: like fence_at(point)->wait(timeout), but on
-  // timeline_wait it waits on the semaphore itself (vkWaitSemaphores) and signals the Timeline
-  // as soon as it returns, saving the helper thread's wake-up for a consumer that blocks anyway.
-  // Errc::fence_error when the stream failed (see error()).
+  // Like fence_at(point)->wait(timeout), but on timeline_wait the caller's thread waits on the
+  // semaphore itself and signals the Timeline on return (no helper wake-up). Errc::fence_error
+  // when the stream failed (see error()).
   [[nodiscard]] Result<WaitStatus> wait(std::uint64_t point, std::chrono::nanoseconds timeout);
   std::uint64_t completed_point() const noexcept;  // the stream Timeline's value
-  // The first Vulkan or kernel error the stream hit (VK_ERROR_DEVICE_LOST from
-  // vkWaitSemaphores, a failed export); then the stream's Timeline is closed, so every pending
-  // fence completes with ENOENT (Errc::fence_error for its waiters).
+  // The first Vulkan or kernel error the stream hit (VK_ERROR_DEVICE_LOST, a failed export);
+  // the Timeline is closed then: pending fences complete with ENOENT (Errc::fence_error).
   std::optional<Error> error() const;
 
-  // True for a validation-layer report that this stream's own correct use causes: a binary
-  // semaphore of the stream signaled again after its SYNC_FD export, which the spec makes a wait
-  // operation but which layers that do not model it so (1.3.239, Debian 12's) report as
-  // UNASSIGNED-CoreValidation-DrawState-QueueForwardProgress. For apps that fail on every
-  // validation message; nothing else is ever explained away.
+  // True for a validation report that this stream's correct use causes: a binary semaphore of
+  // it signaled again after its SYNC_FD export (a wait operation, which layers 1.3.239, Debian
+  // 12's, do not model: UNASSIGNED-CoreValidation-DrawState-QueueForwardProgress). Nothing else.
   bool explains_validation_message(std::string_view message) const;
 
   // Stops the helper, exporter and watcher threads and closes the Timeline (pending fences
