@@ -1,5 +1,7 @@
 #include "drm_ops.h"
 
+#include "syncbridge/detail/monotonic_clock.h"
+
 #include <sys/ioctl.h>
 #include <time.h>
 #include <xf86drm.h>
@@ -211,23 +213,14 @@ int probe_syncobj_eventfd(int fd) noexcept {
   return errno;
 }
 
-std::int64_t monotonic_now_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 std::int64_t abs_timeout_ns(std::chrono::nanoseconds timeout) noexcept {
-  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  const std::int64_t t = timeout.count();
-  if (t <= 0) return 0;
-  const std::int64_t now = monotonic_now_ns();
-  return t >= kMax - now ? kMax : now + t;
+  // 0 means "only look" to the kernel.
+  return timeout.count() <= 0 ? 0 : deadline_after(timeout);
 }
 
 std::int64_t abs_deadline_ns(MonotonicTime deadline) noexcept {
-  const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
   // 0 would mean "only look", which is what a deadline at or before the epoch means anyway.
+  const std::int64_t ns = to_ns(deadline);
   return ns > 0 ? ns : 0;
 }
 

@@ -76,8 +76,6 @@ struct WaitOutcome {
 // ioctl exists; ENOTTY/EINVAL where it does not; EOPNOTSUPP without timeline syncobjs.
 int probe_syncobj_eventfd(int fd) noexcept;
 
-// CLOCK_MONOTONIC now, in ns.
-std::int64_t monotonic_now_ns() noexcept;
 // now + timeout as the kernel's absolute timeout: 0 for a zero timeout ("only look"),
 // INT64_MAX (saturated) for wait_forever or anything past it.
 std::int64_t abs_timeout_ns(std::chrono::nanoseconds timeout) noexcept;

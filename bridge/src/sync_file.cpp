@@ -1,5 +1,7 @@
 #include "syncbridge/sync_file.h"
 
+#include "syncbridge/detail/monotonic_clock.h"
+
 #include <poll.h>
 #include <time.h>
 
@@ -25,12 +27,6 @@ std::atomic<int>& get_deadline_support() noexcept {
 using namespace detail;
 
 namespace {
-
-std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 std::string fd_text(int fd) { return "fd " + std::to_string(fd); }
 
@@ -79,7 +75,7 @@ Result<WaitStatus> wait_until_ns(int fd, std::int64_t deadline_ns) {
     if (deadline_ns != INT64_MAX) {
       // Recomputed from the absolute deadline on every pass: a signal handler that ran in
       // between costs the wait nothing (unlike subtracting the elapsed time from itself).
-      const std::int64_t left = std::max<std::int64_t>(0, deadline_ns - monotonic_ns());
+      const std::int64_t left = std::max<std::int64_t>(0, deadline_ns - detail::monotonic_now_ns());
       ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
       ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
       timeout = &ts;
@@ -149,20 +145,14 @@ Result<WaitStatus> SyncFile::wait(std::chrono::nanoseconds timeout) const {
                  "SyncFile::wait with a negative timeout (" + std::to_string(timeout.count()) + " ns)");
   if (!fd_) return empty_error("wait");
   if (timeout == std::chrono::nanoseconds::zero()) return look(fd_.get());
-  std::int64_t deadline = INT64_MAX;
-  if (timeout != wait_forever) {
-    const std::int64_t now = monotonic_ns();
-    // A timeout too long to add to now is as good as forever.
-    if (timeout.count() < INT64_MAX - now) deadline = now + timeout.count();
-  }
-  return wait_until_ns(fd_.get(), deadline);
+  return wait_until_ns(fd_.get(), detail::deadline_after(timeout));
 }
 
 Result<WaitStatus> SyncFile::wait_until(MonotonicTime deadline) const {
   if (!fd_) return empty_error("wait_until");
-  if (deadline == MonotonicTime::max()) return wait_until_ns(fd_.get(), INT64_MAX);
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
-  if (ns <= monotonic_ns()) return look(fd_.get());
+  if (deadline == MonotonicTime::max()) return wait_until_ns(fd_.get(), detail::kNoDeadline);
+  const std::int64_t ns = detail::to_ns(deadline);
+  if (ns <= detail::monotonic_now_ns()) return look(fd_.get());
   return wait_until_ns(fd_.get(), ns);
 }
 

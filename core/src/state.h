@@ -6,6 +6,8 @@
 // under the lock is final; readers and waiters use it without the lock.
 #pragma once
 
+#include "syncbridge/detail/monotonic_clock.h"
+
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -21,7 +23,6 @@ inline constexpr std::uint32_t kSignaled = 1;
 inline constexpr std::uint32_t kErrored = 2;
 inline constexpr std::uint32_t kStatusMask = 3;
 inline constexpr std::uint32_t kSleepers = 4;
-inline constexpr std::int64_t kNoDeadline = INT64_MAX;
 
 struct TimelineState;
 
@@ -99,21 +100,6 @@ struct FenceAccess {
 void callback_release(CallbackNode* node) noexcept;
 // Runs a detached callback unless it was cancelled, then drops the batch's reference.
 void callback_run(CallbackNode* node) noexcept;
-
-std::int64_t monotonic_now_ns() noexcept;
-inline MonotonicTime to_time_point(std::int64_t ns) {
-  return MonotonicTime(std::chrono::duration_cast<MonotonicTime::duration>(std::chrono::nanoseconds(ns)));
-}
-inline std::int64_t to_ns(MonotonicTime t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-// now + timeout as an absolute CLOCK_MONOTONIC time, saturating: wait_forever (or any timeout
-// too long to represent) gives kNoDeadline.
-inline std::int64_t deadline_after(std::chrono::nanoseconds timeout) noexcept {
-  const std::int64_t now = monotonic_now_ns();
-  return timeout.count() >= kNoDeadline - now ? kNoDeadline : now + timeout.count();
-}
 
 // Futex on a 32-bit atomic; abs_deadline_ns is CLOCK_MONOTONIC, or kNoDeadline.
 void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::int64_t abs_deadline_ns) noexcept;
