@@ -3,11 +3,11 @@
 // and the exporter's value telling the same story.
 #include <atomic>
 #include <future>
-#include <random>
 #include <thread>
 #include <vector>
 
 #include "drm_test_util.h"
+#include "exporter_close_race.h"
 #include "syncbridge/syncobj_exporter.h"
 
 namespace syncbridge::testing {
@@ -66,46 +66,10 @@ TEST_F(SyncobjExporterCloseTest, DestructionReleasesKernelWaitersOfPointsNeverRe
 // update: fences of a point the syncobj reached failed with ENOENT, and advance() reported
 // timeline_closed for a step that was taken.
 TEST_F(SyncobjExporterCloseTest, CloseRacingAdvanceLeavesValueAndCoreAgreeing) {
-  constexpr int kRounds = 200;
-  constexpr std::uint64_t kPoints = 6;
-  std::mt19937 rng(20261130);
-  int rounds_with_a_split = 0;
-  for (int round = 0; round < kRounds && !HasFailure(); ++round) {
-    SyncobjExporter ex = must(SyncobjExporter::create(dev_, "close-race"));
-    std::vector<Fence> fences;
-    for (std::uint64_t p = 1; p <= kPoints; ++p) fences.push_back(must(ex.fence_at(p)));
-    std::atomic<bool> go{false};
-    std::uint64_t steps_reported = 0;
-    std::thread advancer([&] {
-      while (!go.load(std::memory_order_acquire)) {
-      }
-      for (std::uint64_t p = 1; p <= kPoints; ++p) {
-        auto r = ex.advance(1);
-        if (!r.ok()) {
-          EXPECT_EQ(r.error().code(), Errc::timeline_closed) << r.error().describe();
-          break;
-        }
-        ++steps_reported;
-      }
-    });
-    // Close right after the value moves to a random point: between that kernel step and its
-    // core update, where the defect was, or just after it.
-    const auto close_at = std::uniform_int_distribution<std::uint32_t>(1, kPoints - 1)(rng);
-    go.store(true, std::memory_order_release);
-    while (ex.value() < close_at) {
-    }
-    ex.close();
-    advancer.join();
-
-    EXPECT_EQ(ex.value(), steps_reported) << "round " << round << ": advance() failed after moving the syncobj";
-    for (std::uint64_t p = 1; p <= kPoints; ++p) {
-      const FenceStatus core = fences[p - 1].status();
-      EXPECT_EQ(core, p <= ex.value() ? FenceStatus::signaled : FenceStatus::error)
-          << "round " << round << " point " << p << " (value " << ex.value() << ")";
-    }
-    if (ex.value() > 0 && ex.value() < kPoints) ++rounds_with_a_split;
-  }
-  EXPECT_GT(rounds_with_a_split, 0) << "close() never landed before the last advance";
+  const int split = run_close_racing_advance([&] { return must(SyncobjExporter::create(dev_, "close-race")); },
+                                             [](SyncobjExporter&, std::uint64_t) {},
+                                             [](SyncobjExporter&, std::uint64_t, int) {});
+  EXPECT_GT(split, 0) << "close() never landed before the last advance";
 }
 
 }  // namespace
