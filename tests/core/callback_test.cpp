@@ -12,7 +12,7 @@ namespace {
 class CallbackTest : public FdLeakCheckedTest {};
 
 TEST_F(CallbackTest, RunsOnceAfterWaitersWokeAndOutsideTheLock) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   int runs = 0;
   auto reg = f.on_complete([&](const Fence& done) {
@@ -30,7 +30,7 @@ TEST_F(CallbackTest, RunsOnceAfterWaitersWokeAndOutsideTheLock) {
 }
 
 TEST_F(CallbackTest, RegisteredOnACompletedFenceRunsImmediately) {
-  auto t = make_timeline({.initial_value = 1});
+  auto t = make_core_timeline({.initial_value = 1});
   Fence f = fence_at(t, 1);
   bool ran = false;
   auto reg = f.on_complete([&](const Fence&) { ran = true; });
@@ -40,7 +40,7 @@ TEST_F(CallbackTest, RegisteredOnACompletedFenceRunsImmediately) {
 }
 
 TEST_F(CallbackTest, CancelledCallbackNeverRuns) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   bool ran_a = false, ran_b = false, ran_c = false;
   auto a = f.on_complete([&](const Fence&) { ran_a = true; });
@@ -57,7 +57,7 @@ TEST_F(CallbackTest, CancelledCallbackNeverRuns) {
 }
 
 TEST_F(CallbackTest, CallbackMayDropTheLastReferenceToAnyFence) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto held = std::make_unique<Fence>(fence_at(t, 2));
   Fence first = fence_at(t, 1);
   auto reg = first.on_complete([&](const Fence&) { held.reset(); });
@@ -69,7 +69,7 @@ TEST_F(CallbackTest, CallbackMayDropTheLastReferenceToAnyFence) {
 }
 
 TEST_F(CallbackTest, CallbackMayAdvanceAndCreatePointsOnItsOwnTimeline) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f1 = fence_at(t, 1);
   Fence f3;
   bool chained = false;
@@ -87,7 +87,7 @@ TEST_F(CallbackTest, CallbackMayAdvanceAndCreatePointsOnItsOwnTimeline) {
 }
 
 TEST_F(CallbackTest, CallbackMayCloseAndEvenDestroyItsTimeline) {
-  auto t = std::make_unique<Timeline>(make_timeline());
+  auto t = std::make_unique<Timeline>(make_core_timeline());
   Fence f1 = fence_at(*t, 1);
   Fence f2 = fence_at(*t, 2);
   auto reg = f1.on_complete([&](const Fence&) { t.reset(); });  // closes: f2 errors
@@ -99,7 +99,7 @@ TEST_F(CallbackTest, CallbackMayCloseAndEvenDestroyItsTimeline) {
 }
 
 TEST_F(CallbackTest, CallbackMayCancelItselfAndOthers) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   CallbackRegistration self, other;
   bool other_ran = false;
@@ -116,7 +116,7 @@ TEST_F(CallbackTest, CallbackMayCancelItselfAndOthers) {
 }
 
 TEST_F(CallbackTest, CancelFromAnotherThreadWaitsForARunningCallback) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   const pid_t me = current_tid();
   std::atomic<int> stage{0};
@@ -141,7 +141,7 @@ TEST_F(CallbackTest, CancelFromAnotherThreadWaitsForARunningCallback) {
 }
 
 TEST_F(CallbackTest, CloseRunsCallbacksWithTheError) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 5);
   int seen_errno = 0;
   auto reg = f.on_complete([&](const Fence& done) { seen_errno = done.error_errno(); });

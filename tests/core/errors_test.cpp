@@ -6,7 +6,7 @@ namespace {
 class ErrorsTest : public FdLeakCheckedTest {};
 
 TEST_F(ErrorsTest, AdvancingPastTheRepresentableRange) {
-  auto t = make_timeline({.initial_value = UINT64_MAX - 1});
+  auto t = make_core_timeline({.initial_value = UINT64_MAX - 1});
   SB_ASSERT_OK(t.advance(1));
   auto r = t.advance(1);
   ASSERT_FALSE(r.ok());
@@ -17,7 +17,7 @@ TEST_F(ErrorsTest, AdvancingPastTheRepresentableRange) {
 }
 
 TEST_F(ErrorsTest, NegativeTimeout) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   auto r = f.wait(-1ns);
   ASSERT_FALSE(r.ok());
@@ -30,7 +30,7 @@ TEST_F(ErrorsTest, NegativeTimeout) {
 }
 
 TEST_F(ErrorsTest, MovedFromHandles) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   Fence g = std::move(f);
   auto w = f.wait(1ms);  // NOLINT(bugprone-use-after-move): that is the point
@@ -54,7 +54,7 @@ TEST_F(ErrorsTest, MovedFromHandles) {
 }
 
 TEST_F(ErrorsTest, EmptyCallbackIsRejected) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   auto r = f.on_complete(nullptr);
   ASSERT_FALSE(r.ok());

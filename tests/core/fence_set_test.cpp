@@ -11,8 +11,8 @@ namespace {
 class FenceSetTest : public FdLeakCheckedTest {};
 
 TEST_F(FenceSetTest, KeepsOneEntryPerTimelineWithTheLaterPoint) {
-  auto a = make_timeline({.name = "a"});
-  auto b = make_timeline({.name = "b"});
+  auto a = make_core_timeline({.name = "a"});
+  auto b = make_core_timeline({.name = "b"});
   FenceSet set;
   SB_ASSERT_OK(set.add(fence_at(a, 3)));
   SB_ASSERT_OK(set.add(fence_at(a, 1)));
@@ -23,9 +23,9 @@ TEST_F(FenceSetTest, KeepsOneEntryPerTimelineWithTheLaterPoint) {
 }
 
 TEST_F(FenceSetTest, MergeMatchesSyncFileMerge) {
-  auto a = make_timeline();
-  auto b = make_timeline();
-  auto c = make_timeline();
+  auto a = make_core_timeline();
+  auto b = make_core_timeline();
+  auto c = make_core_timeline();
   FenceSet x, y;
   SB_ASSERT_OK(x.add(fence_at(a, 4)));
   SB_ASSERT_OK(x.add(fence_at(b, 1)));
@@ -49,8 +49,8 @@ TEST_F(FenceSetTest, MergeMatchesSyncFileMerge) {
 }
 
 TEST_F(FenceSetTest, WaitAllWaitsForEveryFence) {
-  auto a = make_timeline();
-  auto b = make_timeline();
+  auto a = make_core_timeline();
+  auto b = make_core_timeline();
   FenceSet set;
   SB_ASSERT_OK(set.add(fence_at(a, 1)));
   SB_ASSERT_OK(set.add(fence_at(b, 1)));
@@ -74,8 +74,8 @@ TEST_F(FenceSetTest, WaitAllWaitsForEveryFence) {
 }
 
 TEST_F(FenceSetTest, AnErroredMemberFailsTheSet) {
-  auto a = make_timeline();
-  auto b = make_timeline({.name = "dies"});
+  auto a = make_core_timeline();
+  auto b = make_core_timeline({.name = "dies"});
   FenceSet set;
   SB_ASSERT_OK(set.add(fence_at(a, 1)));
   SB_ASSERT_OK(set.add(fence_at(b, 1)));
@@ -91,7 +91,7 @@ TEST_F(FenceSetTest, WaitAnyReturnsTheFirstToComplete) {
   std::vector<Timeline> timelines;
   FenceSet set;
   for (int i = 0; i < 64; ++i) {
-    timelines.push_back(make_timeline());
+    timelines.push_back(make_core_timeline());
     SB_ASSERT_OK(set.add(fence_at(timelines.back(), 1)));
   }
   auto r = set.wait_any(1ms);
@@ -134,7 +134,7 @@ namespace {
 // Regression: on a wrap32 timeline at 0 (what SwSyncExporter builds), 0xFFFFFFFF is a reached
 // point whose unwrapped position is huge; add/merge must still keep the pending fence.
 TEST_F(FenceSetTest, Wrap32ReachedPointNeverHidesAPendingOne) {
-  auto t = make_timeline({.name = "wrap", .wrap32 = true});
+  auto t = make_core_timeline({.name = "wrap", .wrap32 = true});
   Fence pending = fence_at(t, 1);
   Fence reached = fence_at(t, 0xFFFFFFFFu);
   ASSERT_EQ(reached.status(), FenceStatus::signaled);

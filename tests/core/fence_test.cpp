@@ -17,7 +17,7 @@ namespace {
 class FenceTest : public FdLeakCheckedTest {};
 
 TEST_F(FenceTest, WaitTimesOutOnPendingAndSignalsWhenReached) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 2);
   auto r = f.wait(0ns);
   ASSERT_TRUE(r.ok());
@@ -32,7 +32,7 @@ TEST_F(FenceTest, WaitTimesOutOnPendingAndSignalsWhenReached) {
 }
 
 TEST_F(FenceTest, WaiterSleepingInTheKernelIsWoken) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   std::atomic<bool> woke{false};
   std::promise<pid_t> tid;
@@ -54,7 +54,7 @@ TEST_F(FenceTest, WaiterSleepingInTheKernelIsWoken) {
 }
 
 TEST_F(FenceTest, TimestampIsMonotonicAndSetOnCompletion) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   EXPECT_FALSE(f.timestamp().has_value());
   const auto before = std::chrono::steady_clock::now();
@@ -77,7 +77,7 @@ std::thread advance_once_asleep(Timeline& t, pid_t waiter_tid, const std::atomic
 }
 
 TEST_F(FenceTest, HugeTimeoutsSaturateInsteadOfOverflowing) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   const pid_t me = current_tid();
   Fence f = fence_at(t, 1);
   std::atomic<bool> returned{false};
@@ -117,7 +117,7 @@ TEST_F(FenceTest, HugeTimeoutsSaturateInsteadOfOverflowing) {
 }
 
 TEST_F(FenceTest, WaitUntilAPastDeadlineTimesOut) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   auto r = f.wait_until(std::chrono::steady_clock::now() - 1s);
   ASSERT_TRUE(r.ok());
@@ -125,7 +125,7 @@ TEST_F(FenceTest, WaitUntilAPastDeadlineTimesOut) {
 }
 
 TEST_F(FenceTest, PollableFdBecomesReadableOnCompletion) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   auto fd = f.pollable_fd();
   ASSERT_TRUE(fd.ok());
@@ -137,7 +137,7 @@ TEST_F(FenceTest, PollableFdBecomesReadableOnCompletion) {
 }
 
 TEST_F(FenceTest, PollableFdOfACompletedFenceIsReadableAtOnce) {
-  auto t = make_timeline({.initial_value = 3});
+  auto t = make_core_timeline({.initial_value = 3});
   Fence f = fence_at(t, 1);
   auto fd = f.pollable_fd();
   ASSERT_TRUE(fd.ok());
@@ -146,7 +146,7 @@ TEST_F(FenceTest, PollableFdOfACompletedFenceIsReadableAtOnce) {
 }
 
 TEST_F(FenceTest, PollableFdClosedEarlyLeaksNothing) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   { auto fd = f.pollable_fd(); ASSERT_TRUE(fd.ok()); }
   SB_ASSERT_OK(t.advance());  // the callback's own dup is written and closed now
@@ -156,7 +156,7 @@ TEST_F(FenceTest, PollableFdClosedEarlyLeaksNothing) {
 // the fence completed, so re-arming on a long-pending fence ran into EMFILE.
 TEST_F(FenceTest, PollableFdCallsOnAPendingFenceKeepNoFdOpen) {
   const OpenFds at_start = open_fds();
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   { auto first = f.pollable_fd(); ASSERT_TRUE(first.ok()); }
   const OpenFds with_one = open_fds();
@@ -189,7 +189,7 @@ bool readable_now(int fd) {
 }
 
 TEST_F(FenceTest, EveryPollableFdOfAFenceBecomesReadableWhenItSignals) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   std::vector<UniqueFd> fds;
   for (int i = 0; i < 8; ++i) fds.push_back(must_ok(f.pollable_fd()));
@@ -204,7 +204,7 @@ TEST_F(FenceTest, EveryPollableFdOfAFenceBecomesReadableWhenItSignals) {
 }
 
 TEST_F(FenceTest, PollableFdTakenAfterCompletionIsReadableAtOnce) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence signaled = fence_at(t, 1);
   Fence errored = fence_at(t, 2);
   UniqueFd before = must_ok(signaled.pollable_fd());  // the fence has its eventfd already
@@ -220,7 +220,7 @@ TEST_F(FenceTest, PollableFdsRacingCompletionAllBecomeReadable) {
   // fresh readable one, its fd must become readable (a lost write would time the poll out).
   constexpr int kThreads = 4;
   for (int round = 0; round < 100; ++round) {
-    auto t = make_timeline();
+    auto t = make_core_timeline();
     Fence f = fence_at(t, 1);
     std::latch start(kThreads + 1);
     std::vector<std::thread> threads;
@@ -240,7 +240,7 @@ TEST_F(FenceTest, PollableFdsRacingCompletionAllBecomeReadable) {
 }
 
 TEST_F(FenceTest, CopiesShareOneObject) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence a = fence_at(t, 1);
   Fence b = a;
   Fence c;

@@ -12,7 +12,7 @@ namespace syncbridge::testing {
 
 using namespace std::chrono_literals;
 
-inline Timeline make_timeline(TimelineOptions options = {}) {
+inline Timeline make_core_timeline(TimelineOptions options = {}) {
   auto t = Timeline::create(std::move(options));
   EXPECT_TRUE(t.ok());
   return std::move(t).value();

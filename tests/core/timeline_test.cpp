@@ -13,7 +13,7 @@ namespace {
 class TimelineTest : public FdLeakCheckedTest {};
 
 TEST_F(TimelineTest, FenceAtReachedPointIsSignaledAndUntracked) {
-  auto t = make_timeline({.name = "t", .initial_value = 5});
+  auto t = make_core_timeline({.name = "t", .initial_value = 5});
   Fence f = fence_at(t, 5);
   EXPECT_EQ(f.status(), FenceStatus::signaled);
   EXPECT_TRUE(f.timestamp().has_value());
@@ -25,7 +25,7 @@ TEST_F(TimelineTest, FenceAtReachedPointIsSignaledAndUntracked) {
 }
 
 TEST_F(TimelineTest, FenceAtPendingPointReturnsTheSameObject) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence a = fence_at(t, 7);
   Fence b = fence_at(t, 7);
   EXPECT_TRUE(a == b);
@@ -34,7 +34,7 @@ TEST_F(TimelineTest, FenceAtPendingPointReturnsTheSameObject) {
 }
 
 TEST_F(TimelineTest, AdvanceSignalsInPointOrderWithOneTimestamp) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   std::vector<std::uint64_t> order;
   std::vector<Fence> fences;
   std::vector<CallbackRegistration> regs;
@@ -56,7 +56,7 @@ TEST_F(TimelineTest, AdvanceSignalsInPointOrderWithOneTimestamp) {
 }
 
 TEST_F(TimelineTest, SignalToCurrentValueIsANoOpAndBackwardsIsAnError) {
-  auto t = make_timeline({.initial_value = 10});
+  auto t = make_core_timeline({.initial_value = 10});
   SB_ASSERT_OK(t.signal_to(10));
   auto r = t.signal_to(9);
   ASSERT_FALSE(r.ok());
@@ -66,7 +66,7 @@ TEST_F(TimelineTest, SignalToCurrentValueIsANoOpAndBackwardsIsAnError) {
 }
 
 TEST_F(TimelineTest, PendingSetHoldsItsOwnReference) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   bool ran = false;
   {
     Fence f = fence_at(t, 1);
@@ -84,7 +84,7 @@ TEST_F(TimelineTest, PendingSetHoldsItsOwnReference) {
 }
 
 TEST_F(TimelineTest, CloseErrorsPendingFencesAndKeepsThemValid) {
-  auto t = make_timeline({.name = "closing"});
+  auto t = make_core_timeline({.name = "closing"});
   Fence f = fence_at(t, 3);
   Fence done = fence_at(t, 0);
   std::promise<pid_t> tid;
@@ -117,14 +117,14 @@ TEST_F(TimelineTest, CloseErrorsPendingFencesAndKeepsThemValid) {
 }
 
 TEST_F(TimelineTest, CloseCanCarryTheMirroredFencesErrno) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   t.close(EIO);
   EXPECT_EQ(f.error_errno(), EIO);
   auto r = f.wait(0ns);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().sys_errno(), EIO);
-  auto u = make_timeline();
+  auto u = make_core_timeline();
   Fence g = fence_at(u, 1);
   u.close(0);  // an error without an errno would read as success: it becomes ENOENT
   EXPECT_EQ(g.error_errno(), ENOENT);
@@ -133,7 +133,7 @@ TEST_F(TimelineTest, CloseCanCarryTheMirroredFencesErrno) {
 TEST_F(TimelineTest, DestroyingTheTimelineClosesIt) {
   Fence f;
   {
-    auto t = make_timeline();
+    auto t = make_core_timeline();
     f = fence_at(t, 1);
   }
   EXPECT_EQ(f.status(), FenceStatus::error);
@@ -142,7 +142,7 @@ TEST_F(TimelineTest, DestroyingTheTimelineClosesIt) {
 }
 
 TEST_F(TimelineTest, MovedTimelineKeepsItsFences) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
   Timeline moved = std::move(t);
   EXPECT_EQ(f.status(), FenceStatus::pending);
@@ -151,7 +151,7 @@ TEST_F(TimelineTest, MovedTimelineKeepsItsFences) {
 }
 
 TEST_F(TimelineTest, EarliestDeadlineTracksPendingFences) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   EXPECT_FALSE(t.earliest_deadline().has_value());
   Fence a = fence_at(t, 1);
   Fence b = fence_at(t, 2);
@@ -168,7 +168,7 @@ TEST_F(TimelineTest, EarliestDeadlineTracksPendingFences) {
 }
 
 TEST_F(TimelineTest, EventFdCountsSignalBatches) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto efd = t.event_fd();
   ASSERT_TRUE(efd.ok());
   std::uint64_t count = 0;
@@ -183,7 +183,7 @@ TEST_F(TimelineTest, EventFdCountsSignalBatches) {
 }
 
 TEST_F(TimelineTest, ManyPointsInRandomOrderSignalSorted) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   std::vector<Fence> fences;
   std::uint64_t x = 12345;
   std::vector<std::uint64_t> seen;

@@ -8,7 +8,7 @@ constexpr std::uint64_t kU32Max = 0xffffffffu;
 class Wrap32Test : public FdLeakCheckedTest {};
 
 TEST_F(Wrap32Test, PointsAcrossTheBoundaryStayPendingUntilReached) {
-  auto t = make_timeline({.name = "wrap", .wrap32 = true, .initial_value = kU32Max - 2});
+  auto t = make_core_timeline({.name = "wrap", .wrap32 = true, .initial_value = kU32Max - 2});
   Fence before = fence_at(t, kU32Max);     // 2 ahead
   Fence after = fence_at(t, 3);            // 6 ahead, past the wrap
   Fence behind = fence_at(t, kU32Max - 5); // behind the value: already signaled
@@ -29,14 +29,14 @@ TEST_F(Wrap32Test, PointsAcrossTheBoundaryStayPendingUntilReached) {
 
 TEST_F(Wrap32Test, KernelComparisonHalfRange) {
   // As the kernel: p is reached when (int32_t)(p - value) <= 0.
-  auto t = make_timeline({.wrap32 = true, .initial_value = 10});
+  auto t = make_core_timeline({.wrap32 = true, .initial_value = 10});
   EXPECT_EQ(fence_at(t, 10 + 0x7fffffffu).status(), FenceStatus::pending);       // furthest ahead
   EXPECT_EQ(fence_at(t, (10 + 0x80000000u) & kU32Max).status(), FenceStatus::signaled);  // counts as behind
   EXPECT_EQ(fence_at(t, 10).status(), FenceStatus::signaled);
 }
 
 TEST_F(Wrap32Test, SamePendingPointAfterWrapIsTheSameFence) {
-  auto t = make_timeline({.wrap32 = true, .initial_value = kU32Max - 1});
+  auto t = make_core_timeline({.wrap32 = true, .initial_value = kU32Max - 1});
   Fence a = fence_at(t, 5);
   SB_ASSERT_OK(t.advance(3));  // value wraps to 1
   Fence b = fence_at(t, 5);
@@ -44,7 +44,7 @@ TEST_F(Wrap32Test, SamePendingPointAfterWrapIsTheSameFence) {
 }
 
 TEST_F(Wrap32Test, SignalToBackwardsAcrossTheBoundaryIsAnError) {
-  auto t = make_timeline({.wrap32 = true, .initial_value = 1});
+  auto t = make_core_timeline({.wrap32 = true, .initial_value = 1});
   auto r = t.signal_to(kU32Max);  // (int32)(0xffffffff - 1) < 0: behind
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), Errc::backwards);
@@ -53,7 +53,7 @@ TEST_F(Wrap32Test, SignalToBackwardsAcrossTheBoundaryIsAnError) {
 }
 
 TEST_F(Wrap32Test, U32RangeIsEnforced) {
-  auto t = make_timeline({.wrap32 = true});
+  auto t = make_core_timeline({.wrap32 = true});
   auto f = t.fence_at(kU32Max + 1);
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.error().code(), Errc::out_of_range);
@@ -66,7 +66,7 @@ TEST_F(Wrap32Test, U32RangeIsEnforced) {
 }
 
 TEST_F(Wrap32Test, ManyWrapsKeepOrder) {
-  auto t = make_timeline({.wrap32 = true, .initial_value = kU32Max - 1000});
+  auto t = make_core_timeline({.wrap32 = true, .initial_value = kU32Max - 1000});
   std::vector<std::uint64_t> order;
   for (int round = 0; round < 3; ++round) {
     for (std::uint64_t d = 1; d <= 2000; d += 7) {
