@@ -15,6 +15,7 @@
 #include "fd_leak_check.h"
 #include "result_assertions.h"
 #include "kernel_requirement.h"
+#include "must.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/sync_file.h"
 #include "syncbridge/unique_fd.h"
@@ -39,15 +40,6 @@ class KernelTest : public FdLeakCheckedTest {
     if (auto why = sw_sync_missing()) SB_SKIP_OR_FAIL_IN_VM(*why);
   }
 };
-
-template <class T>
-T must(Result<T> r, const char* what = "call") {
-  if (!r.ok()) {
-    ADD_FAILURE() << what << ": " << r.error().describe();
-    std::abort();
-  }
-  return std::move(r).value();
-}
 
 inline UniqueFd make_eventfd() { return UniqueFd(::eventfd(0, EFD_CLOEXEC)); }
 

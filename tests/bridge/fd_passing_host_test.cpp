@@ -1,12 +1,12 @@
 // send_fd/receive_fd with fds any kernel has (eventfds), in one process and across fork().
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 
 #include "bridge_test_util.h"
+#include "child_process.h"
 #include "syncbridge/fd_passing.h"
 
 namespace syncbridge::testing {
@@ -60,28 +60,21 @@ TEST_F(FdPassingTest, WorksOnSeqpacketSockets) {
 
 TEST_F(FdPassingTest, AcrossForkInBothDirections) {
   UniqueFd efd = make_eventfd();
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // Child: no gtest macros, only exit codes. Receive the parent's eventfd, bump it by 42,
-    // then send one of our own back.
-    a_.reset();
-    auto got = receive_fd(b_.get());
-    if (!got) ::_exit(10);
-    if (!(::fcntl(got->get(), F_GETFD) & FD_CLOEXEC)) ::_exit(11);
-    if (!add_counter(got->get(), 42)) ::_exit(12);
+  ChildProcess child([](int sock) {
+    // Receive the parent's eventfd, bump it by 42, then send one of our own back.
+    auto got = receive_fd(sock);
+    if (!got) return 10;
+    if (!(::fcntl(got->get(), F_GETFD) & FD_CLOEXEC)) return 11;
+    if (!add_counter(got->get(), 42)) return 12;
     UniqueFd mine = make_eventfd();
-    if (!add_counter(mine.get(), 7)) ::_exit(13);
-    if (!send_fd(b_.get(), mine.get())) ::_exit(14);
-    ::_exit(0);
-  }
-  b_.reset();
-  SB_ASSERT_OK(send_fd(a_.get(), efd.get()));
-  auto back = receive_fd(a_.get());
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0) << "child failed at step " << WEXITSTATUS(status);
+    if (!add_counter(mine.get(), 7)) return 13;
+    if (!send_fd(sock, mine.get())) return 14;
+    return 0;
+  });
+  ASSERT_TRUE(child.started());
+  SB_ASSERT_OK(send_fd(child.socket(), efd.get()));
+  auto back = receive_fd(child.socket());
+  ASSERT_TRUE(child.exited_with(0, "the eventfd from the parent and sending its own back"));
   EXPECT_EQ(read_counter(efd.get()), 42u);
   SB_ASSERT_OK(back);
   EXPECT_EQ(read_counter(back->get()), 7u) << "the fd the child created outlives the child";
