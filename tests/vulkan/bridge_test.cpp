@@ -216,6 +216,13 @@ class VulkanBridgeSwSyncTest : public VulkanBridgeTest {
     stream_.reset();
     VulkanBridgeTest::TearDown();
   }
+  // The exporter reaches `point`: the submission gated on it completes, its wait reports ok.
+  void signal_and_expect_done(std::uint64_t point, const Gated& g) {
+    SB_ASSERT_OK(exporter_.signal_to(point));
+    EXPECT_TRUE(signals_within(g.done, 10s));
+    SB_ASSERT_OK(g.wait.status());
+    queue_wait_idle();
+  }
   // The exporter's sync_file for `point`.
   SyncFile file_at(std::uint64_t point) {
     auto file = exporter_.sync_file_at(point);
@@ -236,10 +243,7 @@ TEST_F(VulkanBridgeSwSyncTest, FileGatesTheGpu) {
                                                                                : VulkanWaitPath::host_signal);
   SB_ASSERT_OK(exporter_.advance(1));
   EXPECT_TRUE(pending_after(g->done, 30ms)) << "the GPU ran before the kernel fence signaled";
-  SB_ASSERT_OK(exporter_.advance(1));
-  EXPECT_TRUE(signals_within(g->done, 10s));
-  SB_ASSERT_OK(g->wait.status());
-  queue_wait_idle();
+  signal_and_expect_done(2, *g);
 }
 
 // wait_for(SyncFile&&) takes the caller's sync_file as it is: no dup is made (no more fds are
@@ -256,10 +260,7 @@ TEST_F(VulkanBridgeSwSyncTest, ConsumedSyncFileIsTakenWithoutADup) {
   SB_ASSERT_OK(g);
   EXPECT_FALSE(file.valid()) << "the sync_file was not consumed";
   EXPECT_LE(open_fd_count(), fds_before) << "a dup was made (wait path " << path_name(g->wait.path()) << ")";
-  SB_ASSERT_OK(exporter_.advance(1));
-  EXPECT_TRUE(signals_within(g->done, 10s));
-  SB_ASSERT_OK(g->wait.status());
-  queue_wait_idle();
+  signal_and_expect_done(1, *g);
 }
 
 // A caller's own_thread Watcher serves the bridge's host_signal waits: the bridge starts no
@@ -278,10 +279,7 @@ TEST_F(VulkanBridgeSwSyncTest, CallersWatcherReleasesTheGpuWithoutAThreadOfTheBr
   SB_ASSERT_OK(g);
   EXPECT_EQ(g->wait.path(), VulkanWaitPath::host_signal);
   EXPECT_TRUE(pending_after(g->done, 30ms)) << "the GPU ran before the kernel fence signaled";
-  SB_ASSERT_OK(exporter_.advance(1));
-  EXPECT_TRUE(signals_within(g->done, 10s));
-  SB_ASSERT_OK(g->wait.status());
-  queue_wait_idle();
+  signal_and_expect_done(1, *g);
 }
 
 // The same with a caller_loop Watcher: the GPU wait is released only when the caller dispatches.
