@@ -21,7 +21,7 @@ TEST_F(VulkanBridgeTest, CoreFenceGatesTheGpuThroughHostSignal) {
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
   auto t = make_timeline();
-  auto g = gate(*stream, bridge->wait_for(fence_of(t, 3)));
+  auto g = gate(*stream, bridge->wait_for(must(t.fence_at(3))));
   SB_ASSERT_OK(g);
   EXPECT_EQ(g->wait.path(), VulkanWaitPath::host_signal);
   EXPECT_FALSE(g->wait.released());
@@ -43,7 +43,7 @@ TEST_F(VulkanBridgeTest, AlreadySignaledFenceIsReleasedAtOnce) {
   ASSERT_TRUE(bridge && stream);
   auto t = make_timeline();
   SB_ASSERT_OK(t.advance(5));
-  auto g = gate(*stream, bridge->wait_for(fence_of(t, 4)));
+  auto g = gate(*stream, bridge->wait_for(must(t.fence_at(4))));
   SB_ASSERT_OK(g);
   EXPECT_TRUE(g->wait.released());
   EXPECT_TRUE(signals_within(g->done, 5s));
@@ -72,7 +72,7 @@ TEST_F(VulkanBridgeTest, ManyOutOfOrderInputsEachGateTheirOwnSubmission) {
   std::vector<Gated> gated;
   for (int i = 0; i < n; ++i) {
     timelines.push_back(make_timeline("t" + std::to_string(i)));
-    auto g = gate(*stream, bridge->wait_for(fence_of(timelines.back(), 1)));
+    auto g = gate(*stream, bridge->wait_for(must(timelines.back().fence_at(1))));
     SB_ASSERT_OK(g);
     gated.push_back(std::move(*g));
   }
@@ -91,7 +91,7 @@ TEST_F(VulkanBridgeTest, PoolReusesSemaphoresWithoutEarlySignals) {
   ASSERT_TRUE(bridge && stream);
   auto t = make_timeline();
   for (std::uint64_t i = 1; i <= 50; ++i) {
-    auto g = gate(*stream, bridge->wait_for(fence_of(t, i)));
+    auto g = gate(*stream, bridge->wait_for(must(t.fence_at(i))));
     SB_ASSERT_OK(g);
     // Now and then, prove the gate still holds on a reused semaphore.
     if (i % 10 == 0) {
@@ -113,7 +113,7 @@ TEST_F(VulkanBridgeTest, ShutdownReleasesPendingWaitsSoTheQueueDrains) {
   bridge->shutdown();
   EXPECT_TRUE(signals_within((*g)[0].done, 5s));
   SB_EXPECT_ERROR((*g)[0].wait.status(), Errc::timeline_closed, 0);
-  SB_EXPECT_ERROR(bridge->wait_for(fence_of(t, 1)), Errc::invalid_handle, 0);
+  SB_EXPECT_ERROR(bridge->wait_for(must(t.fence_at(1))), Errc::invalid_handle, 0);
   SB_ASSERT_OK(t.advance());  // the late callback finds the bridge shut down: nothing happens
 }
 
@@ -122,7 +122,7 @@ TEST_F(VulkanBridgeTest, DestroyingTheBridgeBeforeItsInputsCompleteIsSafe) {
   {
     auto bridge = make_bridge();
     ASSERT_TRUE(bridge);
-    for (std::uint64_t i = 1; i <= 4; ++i) SB_ASSERT_OK(bridge->wait_for(fence_of(t, i)));  // never submitted
+    for (std::uint64_t i = 1; i <= 4; ++i) SB_ASSERT_OK(bridge->wait_for(must(t.fence_at(i))));  // never submitted
   }
   SB_ASSERT_OK(t.advance(4));  // callbacks of a destroyed bridge: no Vulkan call, no crash
 }
@@ -223,12 +223,7 @@ class VulkanBridgeSwSyncTest : public VulkanBridgeTest {
     SB_ASSERT_OK(g.wait.status());
     queue_wait_idle();
   }
-  // The exporter's sync_file for `point`.
-  SyncFile file_at(std::uint64_t point) {
-    auto file = exporter_.sync_file_at(point);
-    EXPECT_TRUE(file.ok()) << (file.ok() ? "" : file.error().describe());
-    return file.ok() ? std::move(*file) : SyncFile();
-  }
+  SyncFile file_at(std::uint64_t point) { return must(exporter_.sync_file_at(point), "sync_file_at"); }
 
   SwSyncExporter exporter_;
   StreamPtr stream_{nullptr, DrainThenDelete{this}};
@@ -251,7 +246,6 @@ TEST_F(VulkanBridgeSwSyncTest, FileGatesTheGpu) {
 // it stays open (the fixture compares the open fds at the end).
 TEST_F(VulkanBridgeSwSyncTest, ConsumedSyncFileIsTakenWithoutADup) {
   auto watcher = make_watcher();  // its own fds open before counting
-  ASSERT_TRUE(watcher);
   auto bridge = make_bridge({.watcher = watcher});
   ASSERT_TRUE(bridge);
   SyncFile file = file_at(1);
@@ -267,7 +261,6 @@ TEST_F(VulkanBridgeSwSyncTest, ConsumedSyncFileIsTakenWithoutADup) {
 // thread of its own, and the gated submission completes through the caller's watcher.
 TEST_F(VulkanBridgeSwSyncTest, CallersWatcherReleasesTheGpuWithoutAThreadOfTheBridge) {
   auto watcher = make_watcher();
-  ASSERT_TRUE(watcher);
   const std::size_t threads_before = thread_count();
   auto bridge = make_bridge({.allow_sync_fd_import = false, .watcher = watcher});
   ASSERT_TRUE(bridge);
@@ -285,7 +278,6 @@ TEST_F(VulkanBridgeSwSyncTest, CallersWatcherReleasesTheGpuWithoutAThreadOfTheBr
 // The same with a caller_loop Watcher: the GPU wait is released only when the caller dispatches.
 TEST_F(VulkanBridgeSwSyncTest, CallersLoopWatcherReleasesTheGpuWhenItDispatches) {
   auto watcher = make_watcher(WatcherMode::caller_loop);
-  ASSERT_TRUE(watcher);
   auto bridge = make_bridge({.allow_sync_fd_import = false, .watcher = watcher});
   ASSERT_TRUE(bridge);
   auto g = gate(*stream_, bridge->wait_for(file_at(1)));

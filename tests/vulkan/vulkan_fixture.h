@@ -33,6 +33,7 @@
 #include <gtest/gtest.h>
 
 #include "fd_leak_check.h"
+#include "must.h"
 #include "result_assertions.h"
 #include "syncbridge/fence.h"
 #include "syncbridge/timeline.h"
@@ -377,9 +378,7 @@ class VulkanTest : public VulkanContextTest {
 
   // A Watcher of the test's own, to share with a bridge or a stream (the options' `watcher`).
   static std::shared_ptr<Watcher> make_watcher(WatcherMode mode = WatcherMode::own_thread) {
-    auto w = Watcher::create(mode);
-    EXPECT_TRUE(w.ok()) << (w.ok() ? "" : w.error().describe());
-    return w.ok() ? std::make_shared<Watcher>(std::move(*w)) : nullptr;
+    return std::make_shared<Watcher>(must(Watcher::create(mode), "Watcher::create"));
   }
 
   // A binary semaphore the test owns (destroyed in TearDown), exportable as SYNC_FD if asked.
@@ -447,13 +446,6 @@ inline std::size_t thread_count() {
     closedir(dir);
   }
   return n;
-}
-
-// t's fence at point (a test failure and an empty fence when there is none).
-inline Fence fence_of(Timeline& t, std::uint64_t point) {
-  auto f = t.fence_at(point);
-  EXPECT_TRUE(f.ok()) << (f.ok() ? "" : f.error().describe());
-  return f.ok() ? std::move(*f) : Fence();
 }
 
 inline Timeline make_timeline(std::string name = "test") {
