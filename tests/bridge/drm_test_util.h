@@ -12,12 +12,15 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "bridge_test_util.h"
+#include "eventually.h"
 #include "syncbridge/drm_device.h"
 #include "syncbridge/drm_syncobj.h"
+#include "syncbridge/watcher.h"
 
 namespace syncbridge::testing {
 
@@ -51,6 +54,19 @@ inline int kernel_version() {
 inline bool readable(int fd, std::chrono::milliseconds timeout) {
   pollfd p{fd, POLLIN, 0};
   return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1 && (p.revents & POLLIN);
+}
+
+// eventually() for a watcher's tests: while it waits it dispatches a caller-loop Watcher
+// (when its fd is readable), and only sleeps for a threaded one.
+template <class Pred>
+bool eventually(Watcher& w, Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  return eventually(pred, timeout, [&w] {
+    if (w.mode() == WatcherMode::caller_loop) {
+      if (readable(w.fd(), std::chrono::milliseconds(1))) (void)w.dispatch();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
 }
 
 // Raises RLIMIT_NOFILE to at least want (soft, and hard where allowed). The reason when it
@@ -95,7 +111,7 @@ class DrmTest : public FdLeakCheckedTest {
   }
   virtual DrmOpenOptions options() const { return {}; }
 
-  TimelineSyncobj make_timeline() { return must(TimelineSyncobj::create(dev_), "TimelineSyncobj::create"); }
+  TimelineSyncobj make_timeline_syncobj() { return must(TimelineSyncobj::create(dev_), "TimelineSyncobj::create"); }
 
   DrmDevice dev_;
   std::uint32_t first_free_handle_ = 0;

@@ -165,7 +165,7 @@ class SyncobjImporterTest : public DrmTest, public ::testing::WithParamInterface
 
 TEST_P(SyncobjImporterTest, CoreFencesSignalWithTheKernelPoints) {
   Watcher w = must(Watcher::create());
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   SB_ASSERT_OK(t.signal(1));
   {
     SyncobjImporter im = must(SyncobjImporter::create(w, t, "imported"));
@@ -197,7 +197,7 @@ TEST_P(SyncobjImporterTest, CoreFencesSignalWithTheKernelPoints) {
 
 TEST_P(SyncobjImporterTest, LowerPointsShareTheFirstKernelEvent) {
   Watcher w = must(Watcher::create(WatcherMode::caller_loop));
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   SyncobjImporter im = must(SyncobjImporter::create(w, t));
   std::vector<Fence> fences;
   for (std::uint64_t p = 1; p <= 8; ++p) fences.push_back(must(im.fence_at(p)));
@@ -226,7 +226,7 @@ class SyncobjImporterFallbackTest : public DrmTest {
 
 TEST_F(SyncobjImporterFallbackTest, ASyncobjThatDisappearsErrorsTheCoreSide) {
   Watcher w = must(Watcher::create());
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   SyncobjImporter im = must(SyncobjImporter::create(w, t));
   Fence f = must(im.fence_at(2));
   t.destroy();  // a contract violation on purpose: the fallback's wait now fails with ENOENT

@@ -3,12 +3,12 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <thread>
 
+#include "child_process.h"
 #include "drm_test_util.h"
 #include "syncbridge/fd_passing.h"
 #include "thread_state.h"
@@ -22,7 +22,7 @@ using SyncobjSwSyncTest = DrmSwSyncTest;
 // ---- timeline basics ----
 
 TEST_F(SyncobjTest, SignalQueryAndWaitFollowTheTimeline) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   EXPECT_EQ(must(t.query()), 0u);
   // Not submitted: a plain wait is EINVAL (kernel), for_submit makes it "not yet".
   SB_EXPECT_ERROR(t.wait(1, 0ns), Errc::invalid_argument, EINVAL);
@@ -40,7 +40,7 @@ TEST_F(SyncobjTest, SignalQueryAndWaitFollowTheTimeline) {
 }
 
 TEST_F(SyncobjTest, ATimedOutWaitHonoursItsDeadline) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(must(t.wait(1, 50ms, SyncobjWait::for_submit)), WaitStatus::timed_out);
   const auto took = std::chrono::steady_clock::now() - start;
@@ -51,7 +51,7 @@ TEST_F(SyncobjTest, ATimedOutWaitHonoursItsDeadline) {
 }
 
 TEST_F(SyncobjTest, WaitForSubmitWakesWhenAnotherThreadSignals) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   // The signal comes once this thread sleeps in the wait ioctl (WAIT_FOR_SUBMIT: no fence at
   // the point yet), so the wake-up is what is tested.
   const pid_t me = current_tid();
@@ -68,8 +68,8 @@ TEST_F(SyncobjTest, WaitForSubmitWakesWhenAnotherThreadSignals) {
 }
 
 TEST_F(SyncobjTest, WaitAllAndWaitAnyOverSeveralSyncobjs) {
-  TimelineSyncobj a = make_timeline();
-  TimelineSyncobj b = make_timeline();
+  TimelineSyncobj a = make_timeline_syncobj();
+  TimelineSyncobj b = make_timeline_syncobj();
   const SyncobjPoint both[] = {{a.handle(), 1}, {b.handle(), 1}};
   SB_ASSERT_OK(b.signal(1));
   auto any = must(wait_syncobjs(dev_, both, 0ns, SyncobjWait::for_submit));
@@ -86,7 +86,7 @@ TEST_F(SyncobjTest, WaitAllAndWaitAnyOverSeveralSyncobjs) {
 }
 
 TEST_F(SyncobjTest, WaitingOnADestroyedHandleIsNotFound) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   SB_ASSERT_OK(t.signal(1));
   const std::uint32_t h = t.handle();
   t.destroy();
@@ -116,8 +116,8 @@ TEST_F(SyncobjTest, BinarySyncobjSignalResetAndWait) {
 // ---- transfer ----
 
 TEST_F(SyncobjTest, TransferMovesFencesBetweenPointsAndBinarySyncobjs) {
-  TimelineSyncobj a = make_timeline();
-  TimelineSyncobj b = make_timeline();
+  TimelineSyncobj a = make_timeline_syncobj();
+  TimelineSyncobj b = make_timeline_syncobj();
   BinarySyncobj bin = must(BinarySyncobj::create(dev_));
   SB_ASSERT_OK(a.signal(3));
   SB_ASSERT_OK(b.transfer_from(7, a, 3));
@@ -129,8 +129,8 @@ TEST_F(SyncobjTest, TransferMovesFencesBetweenPointsAndBinarySyncobjs) {
 }
 
 TEST_F(SyncobjTest, TransferOrExportFromAnUnsubmittedPointIsAnInvalidArgument) {
-  TimelineSyncobj a = make_timeline();
-  TimelineSyncobj b = make_timeline();
+  TimelineSyncobj a = make_timeline_syncobj();
+  TimelineSyncobj b = make_timeline_syncobj();
   BinarySyncobj bin = must(BinarySyncobj::create(dev_));
   SB_ASSERT_OK(a.signal(1));
   SB_EXPECT_ERROR(a.transfer_to(bin, 4), Errc::invalid_argument, EINVAL);
@@ -147,7 +147,7 @@ TEST_F(SyncobjTest, TransferOrExportFromAnUnsubmittedPointIsAnInvalidArgument) {
 // ---- sync_file export/import of a point, through a temporary binary syncobj ----
 
 TEST_F(SyncobjTest, ExportingAPointLeavesNoTemporaryHandleBehind) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   SB_ASSERT_OK(t.signal(2));
   const std::uint32_t before = next_free_handle(dev_);
   for (int i = 0; i < 16; ++i) {
@@ -160,7 +160,7 @@ TEST_F(SyncobjTest, ExportingAPointLeavesNoTemporaryHandleBehind) {
 }
 
 TEST_F(SyncobjSwSyncTest, APendingSyncFileImportedAtAPointKeepsTheEarlierPoints) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   SB_ASSERT_OK(t.signal(2));
   SwSyncTimeline sw = must(SwSyncTimeline::open());
   SyncFile pending = must(sw.create_fence(1));
@@ -185,7 +185,7 @@ TEST_F(SyncobjSwSyncTest, APendingSyncFileImportedAtAPointKeepsTheEarlierPoints)
 }
 
 TEST_F(SyncobjTest, AFailedImportLeavesNoTemporaryHandleBehind) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   const std::uint32_t before = next_free_handle(dev_);
   UniqueFd not_a_sync_file(::eventfd(0, EFD_CLOEXEC));
   auto r = t.import_sync_file(3, not_a_sync_file.get());
@@ -214,7 +214,7 @@ TEST_F(SyncobjSwSyncTest, AFenceErrorSurvivesInABinarySyncobjButNotAtATimelinePo
   auto sw = std::make_unique<SwSyncTimeline>(must(SwSyncTimeline::open()));
   SyncFile early = must(sw->create_fence(1));
   SyncFile late = must(sw->create_fence(2));
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   SB_ASSERT_OK(t.import_sync_file(2, late.fd()));  // pending when imported, errors later
   sw.reset();                                       // both fences complete with -ENOENT
   ASSERT_EQ(must(early.status()), FenceStatus::error);
@@ -241,7 +241,7 @@ TEST_F(SyncobjSwSyncTest, AFenceErrorSurvivesInABinarySyncobjButNotAtATimelinePo
 // ---- syncobj fds: handle <-> fd, and across processes ----
 
 TEST_F(SyncobjTest, ASyncobjFdGivesASecondHandleToTheSameSyncobj) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   UniqueFd fd = must(t.export_fd());
   TimelineSyncobj again = must(TimelineSyncobj::import_fd(dev_, fd.get()));
   EXPECT_NE(again.handle(), t.handle());
@@ -252,32 +252,26 @@ TEST_F(SyncobjTest, ASyncobjFdGivesASecondHandleToTheSameSyncobj) {
 }
 
 TEST_F(SyncobjTest, ASyncobjFdSignaledInAnotherProcessWakesThisOne) {
-  TimelineSyncobj t = make_timeline();
-  int sv[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  UniqueFd mine(sv[0]), theirs(sv[1]);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    mine.reset();
+  TimelineSyncobj t = make_timeline_syncobj();
+  ChildProcess child([](int sock) {
     // Its own DRM file (a handle table of its own), as another process would have.
     auto dev = DrmDevice::open_render_node();
-    if (!dev) ::_exit(10);
-    auto fd = receive_fd(theirs.get());
-    if (!fd) ::_exit(11);
+    if (!dev) return 10;
+    auto fd = receive_fd(sock);
+    if (!fd) return 11;
     auto imported = TimelineSyncobj::import_fd(*dev, fd->get());
-    if (!imported) ::_exit(12);
+    if (!imported) return 12;
     auto w = imported->wait(1, 0ns);  // the parent signaled point 1 before sending
-    if (!w || *w != WaitStatus::signaled) ::_exit(13);
+    if (!w || *w != WaitStatus::signaled) return 13;
     char go = 0;  // the parent says when it sleeps in its wait for point 3
-    if (::read(theirs.get(), &go, 1) != 1) ::_exit(15);
-    if (!imported->signal(3)) ::_exit(14);
-    ::_exit(0);
-  }
-  theirs.reset();
+    if (::read(sock, &go, 1) != 1) return 15;
+    if (!imported->signal(3)) return 14;
+    return 0;
+  });
+  ASSERT_TRUE(child.started());
   SB_ASSERT_OK(t.signal(1));
   UniqueFd fd = must(t.export_fd());
-  SB_ASSERT_OK(send_fd(mine.get(), fd.get()));
+  SB_ASSERT_OK(send_fd(child.socket(), fd.get()));
   fd.reset();
   // The child signals point 3 only once this thread sleeps in the wait ioctl for it: the wake
   // crosses processes, it is not found done on arrival.
@@ -287,16 +281,13 @@ TEST_F(SyncobjTest, ASyncobjFdSignaledInAnotherProcessWakesThisOne) {
     EXPECT_TRUE(wait_until_thread_asleep_in(me, {SYS_ioctl}, [&] { return returned.load(); }))
         << "the wait returned without sleeping in the kernel";
     const char g = 'g';
-    EXPECT_EQ(::send(mine.get(), &g, 1, MSG_NOSIGNAL), 1);
+    EXPECT_EQ(::send(child.socket(), &g, 1, MSG_NOSIGNAL), 1);
   });
   auto w = t.wait(3, 20s, SyncobjWait::for_submit);
   returned = true;
   go.join();
   EXPECT_EQ(must(std::move(w)), WaitStatus::signaled);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at step " << WEXITSTATUS(status);
+  EXPECT_TRUE(child.exited_with(0, "the parent's wake-up to signal point 3"));
   EXPECT_EQ(must(t.query()), 3u);
 }
 
@@ -312,7 +303,7 @@ class SyncobjEventfdTest : public DrmTest {
 };
 
 TEST_F(SyncobjEventfdTest, FiresWhenThePointSignals) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   UniqueFd efd = must(t.eventfd_at(2));
   EXPECT_FALSE(readable(efd.get(), 0ms));
   SB_ASSERT_OK(t.signal(1));
@@ -324,7 +315,7 @@ TEST_F(SyncobjEventfdTest, FiresWhenThePointSignals) {
 TEST_F(SyncobjEventfdTest, APointAlreadySignaledFiresAtOnceEvenAfterALaterPoint) {
   // The case upstream fix 2aa6f5b0fd05 is about: point 1 signaled, point 2 submitted, then the
   // registration for point 1. The re-check makes it fire on any kernel.
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   SB_ASSERT_OK(t.signal(1));
   SB_ASSERT_OK(t.signal(2));
   UniqueFd efd = must(t.eventfd_at(1));
@@ -333,7 +324,7 @@ TEST_F(SyncobjEventfdTest, APointAlreadySignaledFiresAtOnceEvenAfterALaterPoint)
 
 TEST_F(SyncobjEventfdTest, WhenAvailableFiresOnSubmissionNotCompletion) {
   if (auto why = sw_sync_missing()) GTEST_SKIP() << *why;
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   UniqueFd avail = must(t.eventfd_at(4, /*when_available=*/true));
   UniqueFd done = must(t.eventfd_at(4));
   SwSyncTimeline sw = must(SwSyncTimeline::open());
@@ -346,7 +337,7 @@ TEST_F(SyncobjEventfdTest, WhenAvailableFiresOnSubmissionNotCompletion) {
 }
 
 TEST_F(SyncobjEventfdTest, RegisteringOnAnotherFdThanAnEventfdFails) {
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
   UniqueFd r(p[0]), w(p[1]);

@@ -47,9 +47,9 @@ class WatcherFallbackTest : public DrmTest {
 TEST_F(WatcherFallbackTest, ANewWatchAfterTheLastOneWasRemovedIsSeenAtOnce) {
   Watcher w = must(Watcher::create(WatcherMode::own_thread));
   for (int round = 0; round < 5 && !HasFailure(); ++round) {
-    TimelineSyncobj first = make_timeline();
-    TimelineSyncobj parked = make_timeline();
-    TimelineSyncobj next = make_timeline();
+    TimelineSyncobj first = make_timeline_syncobj();
+    TimelineSyncobj parked = make_timeline_syncobj();
+    TimelineSyncobj next = make_timeline_syncobj();
     std::atomic<bool> first_fired{false};
     std::atomic<bool> next_fired{false};
     (void)must(w.watch_syncobj(first, 1, [&](const Result<void>&) { first_fired = true; }));

@@ -11,19 +11,6 @@
 namespace syncbridge::testing {
 namespace {
 
-template <class Pred>
-bool eventually(Watcher& w, Pred pred, int ms = 20000) {
-  for (int i = 0; i < ms; ++i) {
-    if (pred()) return true;
-    if (w.mode() == WatcherMode::caller_loop) {
-      if (readable(w.fd(), 1ms)) (void)w.dispatch();
-    } else {
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  return pred();
-}
-
 // ---- sync_files (sw_sync) ----
 
 class WatcherSyncFileTest : public KernelTest, public ::testing::WithParamInterface<WatcherMode> {};
@@ -108,7 +95,7 @@ class WatcherSyncobjTest : public DrmTest, public ::testing::WithParamInterface<
 
 TEST_P(WatcherSyncobjTest, APointSignaledLaterFiresItsWatch) {
   Watcher w = make();
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   std::atomic<int> calls{0};
   (void)must(w.watch_syncobj(t, 2, [&](const Result<void>& r) {
     EXPECT_TRUE(r.ok()) << r.error().describe();
@@ -126,7 +113,7 @@ TEST_P(WatcherSyncobjTest, APointSignaledLaterFiresItsWatch) {
 
 TEST_P(WatcherSyncobjTest, APointAlreadySignaledFires) {
   Watcher w = make();
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   SB_ASSERT_OK(t.signal(1));
   SB_ASSERT_OK(t.signal(2));
   std::atomic<bool> fired{false};
@@ -137,7 +124,7 @@ TEST_P(WatcherSyncobjTest, APointAlreadySignaledFires) {
 TEST_P(WatcherSyncobjTest, RegistrationRacingTheSignalNeverLosesIt) {
   // KWin's SyncReleasePointHolder lesson: the point may signal between "check" and "watch".
   Watcher w = make();
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   constexpr int kRounds = 100;
   std::atomic<int> fired{0};
   std::atomic<std::uint64_t> next{0};
@@ -158,7 +145,7 @@ TEST_P(WatcherSyncobjTest, RegistrationRacingTheSignalNeverLosesIt) {
 
 TEST_P(WatcherSyncobjTest, RemovingAPendingSyncobjWatchLeavesNothingBehind) {
   Watcher w = make();
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   std::atomic<bool> fired{false};
   WatchId a = must(w.watch_syncobj(t, 5, [&](const Result<void>&) { fired = true; }));
   WatchId b = must(w.watch_syncobj(t, 6, [&](const Result<void>&) { fired = true; }));
@@ -176,7 +163,7 @@ TEST_P(WatcherSyncobjTest, RemovingAPendingSyncobjWatchLeavesNothingBehind) {
 TEST_P(WatcherSyncobjTest, ManyPointsOfSeveralSyncobjs) {
   Watcher w = make();
   std::vector<TimelineSyncobj> ts;
-  for (int i = 0; i < 3; ++i) ts.push_back(make_timeline());
+  for (int i = 0; i < 3; ++i) ts.push_back(make_timeline_syncobj());
   std::atomic<int> fired{0};
   for (auto& t : ts)
     for (std::uint64_t p = 1; p <= 20; ++p) (void)must(w.watch_syncobj(t, p, [&](const Result<void>&) { ++fired; }));
@@ -211,13 +198,13 @@ TEST_P(WatcherManySyncobjTest, TenThousandSyncobjPointWatches) {
   constexpr std::uint64_t kWatches = 10'000;
   if (auto why = raise_fd_limit(kWatches + 256)) GTEST_SKIP() << *why;
   Watcher w = must(Watcher::create(GetParam()));
-  TimelineSyncobj t = make_timeline();
+  TimelineSyncobj t = make_timeline_syncobj();
   std::atomic<std::uint64_t> fired{0};
   for (std::uint64_t p = 1; p <= kWatches; ++p)
     (void)must(w.watch_syncobj(t, p, [&](const Result<void>&) { ++fired; }));
   EXPECT_EQ(w.stats().watches, kWatches);
   SB_ASSERT_OK(t.signal(kWatches));  // one kernel signal, 10,000 eventfds
-  EXPECT_TRUE(eventually(w, [&] { return fired.load() == kWatches; }, 60000));
+  EXPECT_TRUE(eventually(w, [&] { return fired.load() == kWatches; }, 60s));
   EXPECT_EQ(w.stats().watches, 0u);
 }
 

@@ -27,20 +27,6 @@ struct Trigger {
   void fire() const { EXPECT_EQ(::eventfd_write(ours.get(), 1), 0); }
 };
 
-// Waits (up to 20 s) until pred() holds, dispatching when the watcher runs in the caller's loop.
-template <class Pred>
-bool eventually(Watcher& w, Pred pred) {
-  for (int i = 0; i < 20000; ++i) {
-    if (pred()) return true;
-    if (w.mode() == WatcherMode::caller_loop) {
-      if (readable(w.fd(), 1ms)) (void)w.dispatch();
-    } else {
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  return pred();
-}
-
 class WatcherTest : public FdLeakCheckedTest, public ::testing::WithParamInterface<WatcherMode> {
  protected:
   Watcher make() { return must(Watcher::create(GetParam())); }
