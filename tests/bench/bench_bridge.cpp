@@ -29,6 +29,7 @@
 
 #include "bench_support.h"
 #include "ratio_reporter.h"
+#include "raw_sw_sync.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/sync_file.h"
 
@@ -39,18 +40,11 @@ namespace {
 
 constexpr int kBatch = 64;
 
-// Raw ioctls, exactly as a program without this library would issue them (sw_sync has no
-// uapi header: drivers/dma-buf/sw_sync.c).
-struct sw_sync_create_fence_data {
-  __u32 value;
-  char name[32];
-  __s32 fence;
-};
-constexpr unsigned long kCreateFence = _IOWR('W', 0, sw_sync_create_fence_data);
-constexpr unsigned long kInc = _IOW('W', 1, __u32);
+// Raw ioctls, exactly as a program without this library would issue them.
+using namespace syncbridge::testing::raw_sw_sync;
 
 int raw_create(int timeline, std::uint32_t value) {
-  sw_sync_create_fence_data data{};
+  create_fence_data data{};
   data.value = value;
   std::memcpy(data.name, "raw", 4);
   if (::ioctl(timeline, kCreateFence, &data) < 0) std::abort();

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "must.h"
 #include "ratio_reporter.h"
 #include "syncbridge/drm_device.h"
 #include "syncbridge/drm_syncobj.h"
@@ -47,14 +48,7 @@ namespace {
 
 DrmDevice g_dev;  // opened once in main()
 
-template <class T>
-T must(Result<T> r) {
-  if (!r) {
-    std::fprintf(stderr, "syncbridge-bench-drm: %s\n", r.error().describe().c_str());
-    std::abort();
-  }
-  return std::move(r).value();
-}
+using syncbridge::testing::must;  // throws: an error ends the benchmark with its message
 
 std::int64_t now_ns() {
   timespec ts{};

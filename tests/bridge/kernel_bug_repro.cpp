@@ -31,15 +31,11 @@
 #include <string>
 #include <thread>
 
+#include "raw_sw_sync.h"
+
 namespace {
 
-struct sw_sync_create_fence_data {
-  __u32 value;
-  char name[32];
-  __s32 fence;
-};
-constexpr unsigned long kCreateFence = _IOWR('W', 0, sw_sync_create_fence_data);
-constexpr unsigned long kInc = _IOW('W', 1, __u32);
+using namespace syncbridge::testing::raw_sw_sync;
 constexpr int kBatch = 64;
 
 // The kernel log from now on (needs root or CAP_SYSLOG; -1 when unreadable).
@@ -105,7 +101,7 @@ int main(int argc, char** argv) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < end) {
     for (int i = 0; i < kBatch; ++i) {
-      sw_sync_create_fence_data data{};
+      create_fence_data data{};
       data.value = value + static_cast<__u32>(i) + 1;
       std::strcpy(data.name, "repro");
       if (::ioctl(timeline, kCreateFence, &data) < 0) {
