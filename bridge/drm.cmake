@@ -18,6 +18,8 @@ target_sources(syncbridge-bridge PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/src/drm_syncobj.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/drm_syncobj_exporter.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/drm_syncobj_importer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/syncobj_fallback_waiter.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/watcher_core.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/watcher.cpp)
 target_link_libraries(syncbridge-bridge PRIVATE PkgConfig::LIBDRM)
 

@@ -21,6 +21,7 @@ std::string_view to_string(DrmCap cap) noexcept {
     case DrmCap::syncobj: return "syncobj";
     case DrmCap::syncobj_timeline: return "syncobj_timeline";
     case DrmCap::syncobj_eventfd: return "syncobj_eventfd";
+    case DrmCap::none: return "none";
   }
   return "unknown";
 }
@@ -34,15 +35,34 @@ std::string kernel_name(DrmCap cap) {
     case DrmCap::syncobj: return "DRM_CAP_SYNCOBJ";
     case DrmCap::syncobj_timeline: return "DRM_CAP_SYNCOBJ_TIMELINE";
     case DrmCap::syncobj_eventfd: return "DRM_IOCTL_SYNCOBJ_EVENTFD";
+    case DrmCap::none: break;
   }
   return "?";
 }
 
-std::string missing_list(std::uint32_t missing) {
+std::string missing_list(DrmCap missing) {
   std::string out;
   for (DrmCap c : kAllCaps)
-    if (missing & bit(c)) out += (out.empty() ? "no " : ", no ") + kernel_name(c);
+    if (has(missing, c)) out += (out.empty() ? "no " : ", no ") + kernel_name(c);
   return out;
+}
+
+// The eventfd ioctl refuses every driver without timeline syncobjs (EOPNOTSUPP) before it
+// looks at the handle, so only a timeline-capable node can tell us whether it exists.
+void probe_eventfd(int fd, DrmCap& caps, std::vector<std::string>& notes) {
+  if (!has(caps, DrmCap::syncobj_timeline)) {
+    notes.push_back("syncobj_eventfd: needs syncobj_timeline");
+    return;
+  }
+  const int err = drm::probe_syncobj_eventfd(fd);
+  if (err == ENOENT) {
+    caps |= DrmCap::syncobj_eventfd;
+    return;
+  }
+  notes.push_back("syncobj_eventfd: DRM_IOCTL_SYNCOBJ_EVENTFD on handle 0 answered errno " + std::to_string(err) +
+                  " instead of ENOENT (" +
+                  (err == ENOTTY || err == EINVAL ? "no such ioctl: kernel older than 6.6" : "not usable") +
+                  "); watches fall back to a helper thread");
 }
 
 // renderD128 < renderD129 < renderD1000, by number rather than by name.
@@ -53,7 +73,7 @@ long node_number(const std::string& name) { return std::strtol(name.c_str() + 7,
 DrmDevice::DrmDevice(DrmDevice&& other) noexcept
     : owned_(std::move(other.owned_)),
       fd_(std::exchange(other.fd_, -1)),
-      caps_(std::exchange(other.caps_, 0)),
+      caps_(std::exchange(other.caps_, DrmCap::none)),
       driver_(std::move(other.driver_)),
       path_(std::move(other.path_)),
       notes_(std::move(other.notes_)) {}
@@ -62,7 +82,7 @@ DrmDevice& DrmDevice::operator=(DrmDevice&& other) noexcept {
   if (this != &other) {
     owned_ = std::move(other.owned_);
     fd_ = std::exchange(other.fd_, -1);
-    caps_ = std::exchange(other.caps_, 0);
+    caps_ = std::exchange(other.caps_, DrmCap::none);
     driver_ = std::move(other.driver_);
     path_ = std::move(other.path_);
     notes_ = std::move(other.notes_);
@@ -84,9 +104,8 @@ Result<DrmDevice> DrmDevice::probe(UniqueFd owned, int fd, std::string path, con
   dev.path_ = std::move(path);
 
   // Binary and timeline syncobjs: the kernel's own answer. drmGetCap fails (EINVAL) only on
-  // kernels older than the cap itself; that is a missing cap, not an error.
-  // drmGetCap fails (EINVAL) only on kernels older than the cap itself: a missing cap, not an
-  // error. EBADF means the fd itself went away: that is an error.
+  // kernels older than the cap itself: a missing cap, not an error. EBADF means the fd itself
+  // went away: that is an error.
   auto probe_cap = [&](DrmCap cap, std::uint64_t id) -> std::optional<Error> {
     auto v = drm::get_cap(fd, id, kernel_name(cap).c_str());
     if (!v) {
@@ -97,37 +116,23 @@ Result<DrmDevice> DrmDevice::probe(UniqueFd owned, int fd, std::string path, con
       dev.notes_.push_back(std::string(to_string(cap)) + ": the driver (" + dev.driver_ + ") reports " +
                            kernel_name(cap) + " = 0");
     } else {
-      dev.caps_ |= bit(cap);
+      dev.caps_ |= cap;
     }
     return std::nullopt;
   };
   if (auto e = probe_cap(DrmCap::syncobj, drm::kCapSyncobj)) return std::move(*e);
   if (auto e = probe_cap(DrmCap::syncobj_timeline, drm::kCapSyncobjTimeline)) return std::move(*e);
 
-  // The eventfd ioctl refuses every driver without timeline syncobjs (EOPNOTSUPP) before it
-  // looks at the handle, so only a timeline-capable node can tell us whether it exists.
-  if (dev.caps_ & bit(DrmCap::syncobj_timeline)) {
-    const int err = drm::probe_syncobj_eventfd(fd);
-    if (err == ENOENT) {
-      dev.caps_ |= bit(DrmCap::syncobj_eventfd);
-    } else {
-      dev.notes_.push_back("syncobj_eventfd: DRM_IOCTL_SYNCOBJ_EVENTFD on handle 0 answered errno " +
-                           std::to_string(err) + " instead of ENOENT (" +
-                           (err == ENOTTY || err == EINVAL ? "no such ioctl: kernel older than 6.6" : "not usable") +
-                           "); watches fall back to a helper thread");
-    }
-  } else {
-    dev.notes_.push_back("syncobj_eventfd: needs syncobj_timeline");
-  }
+  probe_eventfd(fd, dev.caps_, dev.notes_);
 
   for (DrmCap c : kAllCaps) {
-    if ((options.ignore & bit(c)) && (dev.caps_ & bit(c))) {
-      dev.caps_ &= ~bit(c);
+    if (syncbridge::has(options.ignore, c) && dev.has(c)) {
+      dev.caps_ &= ~c;
       dev.notes_.push_back(std::string(to_string(c)) + ": present but ignored (DrmOpenOptions::ignore)");
     }
   }
-  const std::uint32_t missing = options.required & ~dev.caps_;
-  if (missing != 0)
+  const DrmCap missing = options.required & ~dev.caps_;
+  if (missing != DrmCap::none)
     return Error(Errc::unsupported, EOPNOTSUPP, name + " (" + dev.driver_ + "): " + missing_list(missing));
   return dev;
 }
@@ -158,7 +163,7 @@ Result<DrmDevice> DrmDevice::open_render_node(DrmOpenOptions options) {
   }
   std::string wanted;  // "DRM_CAP_SYNCOBJ and DRM_CAP_SYNCOBJ_TIMELINE"
   for (DrmCap c : kAllCaps)
-    if (options.required & bit(c)) wanted += (wanted.empty() ? "" : " and ") + kernel_name(c);
+    if (syncbridge::has(options.required, c)) wanted += (wanted.empty() ? "" : " and ") + kernel_name(c);
   if (wanted.empty()) wanted = "any capability";
   if (nodes.empty())
     return Error(Errc::not_found, ENOENT, "no DRM render node with " + wanted + " under " + dir + ": it has no renderD* node");
@@ -188,7 +193,7 @@ std::string DrmDevice::describe() const {
   std::string out = (path_.empty() ? "DRM fd " + std::to_string(fd_) + " (borrowed)" : path_) + " (" + driver_ + "):";
   bool any = false;
   for (DrmCap c : kAllCaps)
-    if (caps_ & bit(c)) {
+    if (has(c)) {
       out += " ";
       out += to_string(c);
       any = true;

@@ -14,8 +14,8 @@ namespace syncbridge {
 
 namespace drm = detail::drm;
 
-static_assert(SyncobjWait::all == drm::kWaitAll && SyncobjWait::for_submit == drm::kWaitForSubmit &&
-              SyncobjWait::available == drm::kWaitAvailable);
+static_assert(bits(SyncobjWait::all) == drm::kWaitAll && bits(SyncobjWait::for_submit) == drm::kWaitForSubmit &&
+              bits(SyncobjWait::available) == drm::kWaitAvailable);
 
 namespace {
 
@@ -27,7 +27,7 @@ Error empty_error(const char* what) {
 // ioctl, so that a driver without it reads "unsupported" rather than whatever errno it picks).
 std::optional<Error> check(const detail::SyncobjHandle& h, DrmCap cap, const char* what) {
   if (h.handle() == 0) return empty_error(what);
-  if (!(h.caps() & bit(cap)))
+  if (!has(h.caps(), cap))
     return Error(Errc::unsupported, EOPNOTSUPP,
                  std::string(what) + " needs " + std::string(to_string(cap)) + ", which DRM fd " +
                      std::to_string(h.drm_fd()) + " lacks");
@@ -66,7 +66,7 @@ void detail::SyncobjHandle::reset() noexcept {
   if (handle_ != 0) (void)drm::syncobj_destroy(drm_fd_, handle_);
   handle_ = 0;
   drm_fd_ = -1;
-  caps_ = 0;
+  caps_ = DrmCap::none;
 }
 
 // ---- BinarySyncobj ----
@@ -102,11 +102,11 @@ Result<void> BinarySyncobj::reset_fence() const {
   return drm::syncobj_reset(h_.drm_fd(), {&handle, 1});
 }
 
-Result<WaitStatus> BinarySyncobj::wait(std::chrono::nanoseconds timeout, std::uint32_t flags) const {
+Result<WaitStatus> BinarySyncobj::wait(std::chrono::nanoseconds timeout, SyncobjWait flags) const {
   if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::wait")) return std::move(*e);
   if (timeout.count() < 0) return Error(Errc::invalid_argument, EINVAL, "BinarySyncobj::wait: negative timeout");
   const std::uint32_t handle = h_.handle();
-  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {}, drm::abs_timeout_ns(timeout), flags);
+  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {}, drm::abs_timeout_ns(timeout), bits(flags));
   if (!r) return std::move(r).error();
   return r->status;
 }
@@ -147,19 +147,19 @@ Result<void> TimelineSyncobj::signal(std::uint64_t point) const {
 }
 
 Result<WaitStatus> TimelineSyncobj::wait(std::uint64_t point, std::chrono::nanoseconds timeout,
-                                         std::uint32_t flags) const {
+                                         SyncobjWait flags) const {
   if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::wait")) return std::move(*e);
   if (timeout.count() < 0) return Error(Errc::invalid_argument, EINVAL, "TimelineSyncobj::wait: negative timeout");
   const std::uint32_t handle = h_.handle();
-  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {&point, 1}, drm::abs_timeout_ns(timeout), flags);
+  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {&point, 1}, drm::abs_timeout_ns(timeout), bits(flags));
   if (!r) return std::move(r).error();
   return r->status;
 }
 
-Result<WaitStatus> TimelineSyncobj::wait_until(std::uint64_t point, MonotonicTime deadline, std::uint32_t flags) const {
+Result<WaitStatus> TimelineSyncobj::wait_until(std::uint64_t point, MonotonicTime deadline, SyncobjWait flags) const {
   if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::wait_until")) return std::move(*e);
   const std::uint32_t handle = h_.handle();
-  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {&point, 1}, drm::abs_deadline_ns(deadline), flags);
+  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {&point, 1}, drm::abs_deadline_ns(deadline), bits(flags));
   if (!r) return std::move(r).error();
   return r->status;
 }
@@ -209,7 +209,7 @@ Result<void> TimelineSyncobj::transfer_to(const BinarySyncobj& dst, std::uint64_
 Result<SyncFile> TimelineSyncobj::export_sync_file(std::uint64_t point) const {
   if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::export_sync_file")) return std::move(*e);
   // 1. Available? A zero-timeout WAIT_AVAILABLE never blocks.
-  auto available = wait(point, std::chrono::nanoseconds(0), drm::kWaitAvailable);
+  auto available = wait(point, std::chrono::nanoseconds(0), SyncobjWait::available);
   if (!available) return std::move(available).error();
   if (*available == WaitStatus::timed_out)
     return Error(Errc::invalid_argument, EINVAL,
@@ -240,7 +240,8 @@ Result<void> TimelineSyncobj::register_eventfd(std::uint64_t point, int event_fd
     return std::move(ok).error();
   // The re-check (see the header): a zero-timeout wait, for_submit so that an unsubmitted
   // point reads "not yet" instead of EINVAL.
-  auto done = wait(point, std::chrono::nanoseconds(0), flags | drm::kWaitForSubmit);
+  const SyncobjWait recheck = (when_available ? SyncobjWait::available : SyncobjWait::none) | SyncobjWait::for_submit;
+  auto done = wait(point, std::chrono::nanoseconds(0), recheck);
   if (!done) return std::move(done).error();
   if (*done == WaitStatus::signaled && ::eventfd_write(event_fd, 1) != 0)
     return Error::from_errno(errno, "eventfd_write to fd " + std::to_string(event_fd) + " failed");
@@ -260,10 +261,19 @@ Result<UniqueFd> TimelineSyncobj::export_fd() const {
   return drm::syncobj_handle_to_fd(h_.drm_fd(), h_.handle());
 }
 
+Result<TimelineSyncobj> TimelineSyncobj::duplicate() const {
+  if (auto e = check(h_, DrmCap::syncobj_timeline, "TimelineSyncobj::duplicate")) return std::move(*e);
+  auto fd = drm::syncobj_handle_to_fd(h_.drm_fd(), h_.handle());
+  if (!fd) return std::move(fd).error();
+  auto h = drm::syncobj_fd_to_handle(h_.drm_fd(), fd->get());
+  if (!h) return std::move(h).error();
+  return TimelineSyncobj(detail::SyncobjHandle(h_.drm_fd(), *h, h_.caps()));
+}
+
 // ---- multi-wait ----
 
 Result<WaitAnyResult> wait_syncobjs(const DrmDevice& device, std::span<const SyncobjPoint> points,
-                                    std::chrono::nanoseconds timeout, std::uint32_t flags) {
+                                    std::chrono::nanoseconds timeout, SyncobjWait flags) {
   if (auto ok = device.require(DrmCap::syncobj_timeline, "wait_syncobjs"); !ok) return std::move(ok).error();
   if (timeout.count() < 0) return Error(Errc::invalid_argument, EINVAL, "wait_syncobjs: negative timeout");
   // Nothing to wait for is signaled, as the kernel answers a wait on zero handles and as an
@@ -277,7 +287,7 @@ Result<WaitAnyResult> wait_syncobjs(const DrmDevice& device, std::span<const Syn
     handles.push_back(p.handle);
     values.push_back(p.point);
   }
-  auto r = drm::syncobj_wait(device.fd(), handles, values, drm::abs_timeout_ns(timeout), flags);
+  auto r = drm::syncobj_wait(device.fd(), handles, values, drm::abs_timeout_ns(timeout), bits(flags));
   if (!r) return std::move(r).error();
   return WaitAnyResult{r->status, r->first_signaled};
 }

@@ -6,18 +6,31 @@
 
 #include "syncbridge/syncobj_importer.h"
 
+#include "watcher_core.h"
+
 namespace syncbridge {
 
-struct SyncobjImporter::State : std::enable_shared_from_this<SyncobjImporter::State> {
-  Watcher* watcher = nullptr;
-  const TimelineSyncobj* syncobj = nullptr;
+namespace {
+Error watcher_gone() { return Error(Errc::invalid_handle, EBADF, "SyncobjImporter: its Watcher was destroyed"); }
+}  // namespace
+
+struct SyncobjImporter::State {
+  std::weak_ptr<detail::WatcherCore> watcher;  // the caller's Watcher, wherever it moved
+  TimelineSyncobj syncobj;                     // our own handle for the caller's syncobj
   Timeline mirror;
   mutable std::mutex mu;
   bool closed = false;
   std::map<std::uint64_t, WatchId> watches;  // pending point -> its watch, under mu
 
-  // On the dispatching thread. Never calls the watcher while holding mu (remove() may wait
-  // for a callback that is waiting for mu).
+  // Removes watches, never under mu (remove() may wait for a callback that is waiting for mu).
+  // A watcher already destroyed dropped them itself.
+  void remove_watches(const std::vector<WatchId>& ids) const {
+    if (ids.empty()) return;
+    if (auto w = watcher.lock())
+      for (WatchId id : ids) (void)w->remove(id.value);
+  }
+
+  // On the dispatching thread.
   void fired(std::uint64_t point, const Result<void>& outcome) {
     std::vector<WatchId> redundant;
     {
@@ -28,7 +41,7 @@ struct SyncobjImporter::State : std::enable_shared_from_this<SyncobjImporter::St
       watches.erase(watches.begin(), end);
       if (!outcome) closed = true;
     }
-    for (WatchId id : redundant) (void)watcher->remove(id);
+    remove_watches(redundant);
     if (outcome) (void)mirror.signal_to(point);  // backwards: already there
     else mirror.close(outcome.error().sys_errno() > 0 ? outcome.error().sys_errno() : EIO);
   }
@@ -50,11 +63,13 @@ Result<SyncobjImporter> SyncobjImporter::create(Watcher& watcher, const Timeline
   if (!watcher.valid()) return Error(Errc::invalid_handle, EBADF, "SyncobjImporter::create: empty Watcher");
   auto value = syncobj.query();  // also rejects an empty or unusable syncobj
   if (!value) return std::move(value).error();
+  auto own = syncobj.duplicate();
+  if (!own) return std::move(own).error();
   auto mirror = Timeline::create({.name = std::move(name), .wrap32 = false, .initial_value = *value});
   if (!mirror) return std::move(mirror).error();
   auto state = std::make_shared<State>();
-  state->watcher = &watcher;
-  state->syncobj = &syncobj;
+  state->watcher = detail::WatcherAccess::core(watcher);
+  state->syncobj = std::move(own).value();
   state->mirror = std::move(mirror).value();
   return SyncobjImporter(std::move(state));
 }
@@ -70,9 +85,11 @@ Result<Fence> SyncobjImporter::fence_at(std::uint64_t point) {
     state_->watches.emplace(point, WatchId{});  // reserved: a concurrent fence_at(point) stops here
   }
   std::weak_ptr<State> weak = state_;
-  auto id = state_->watcher->watch_syncobj(*state_->syncobj, point, [weak, point](const Result<void>& outcome) {
-    if (auto s = weak.lock()) s->fired(point, outcome);
-  });
+  auto core = state_->watcher.lock();
+  auto id = !core ? Result<WatchId>(watcher_gone())
+                  : core->watch_syncobj(state_->syncobj, point, [weak, point](const Result<void>& outcome) {
+                      if (auto s = weak.lock()) s->fired(point, outcome);
+                    });
   bool drop = false;
   {
     std::lock_guard lk(state_->mu);
@@ -84,7 +101,7 @@ Result<Fence> SyncobjImporter::fence_at(std::uint64_t point) {
     if (it != state_->watches.end()) it->second = *id;
     else drop = state_->closed;  // gone: fired already (spent id), or close() ran meanwhile
   }
-  if (drop) (void)state_->watcher->remove(*id);
+  if (drop) (void)core->remove(id->value);
   return fence;
 }
 
@@ -95,6 +112,7 @@ std::size_t SyncobjImporter::watch_count() const noexcept {
 }
 
 const Timeline& SyncobjImporter::timeline() const noexcept { return state_->mirror; }
+const TimelineSyncobj& SyncobjImporter::syncobj() const noexcept { return state_->syncobj; }
 
 void SyncobjImporter::close() noexcept {
   if (!state_) return;
@@ -106,7 +124,7 @@ void SyncobjImporter::close() noexcept {
       if (id) ids.push_back(id);
     state_->watches.clear();
   }
-  for (WatchId id : ids) (void)state_->watcher->remove(id);
+  state_->remove_watches(ids);
   state_->mirror.close();
 }
 

@@ -115,6 +115,11 @@ Error empty_timeline_error(const char* what) {
 Error empty_exporter_error(const char* what) {
   return Error(Errc::invalid_handle, EBADF, std::string("SwSyncExporter::") + what + " on an empty or moved-from exporter");
 }
+// What a u32 sw_sync timeline cannot hold (exporter.h: points and steps are u64 on both backends).
+Error beyond_u32(const char* what, std::uint64_t v, const std::string& exporter) {
+  return Error(Errc::out_of_range, ERANGE,
+               std::string(what) + " " + std::to_string(v) + " is beyond the u32 range of sw_sync exporter '" + exporter + "'");
+}
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -156,7 +161,7 @@ namespace {
 // One pending kernel fence handed out, and the exporter's own fd to it.
 struct Held {
   std::uint32_t point;
-  int fd;
+  UniqueFd fd;                   // closed once an INC signaled the fence (see inc_locked)
   std::int64_t deadline_fed_ns;  // the earliest deadline already passed to the core fence
 };
 constexpr std::int64_t kNoDeadline = INT64_MAX;
@@ -172,8 +177,8 @@ struct SwSyncExporter::State {
   std::atomic<bool> closed{false};      // written under lock
   // held[head, end): one entry per pending point handed out, sorted by distance ahead of value
   // (points are all within 2^31 ahead, so that order stays true as the value moves on).
-  // Entries before head were released; the vector is reused, so a steady state allocates
-  // nothing.
+  // Entries before head were released (their fds closed); the vector is reused, so a steady
+  // state allocates nothing.
   std::vector<Held> held;
   std::size_t head = 0;
   detail::MirrorCloseGate close_gate;  // guarded by lock
@@ -211,9 +216,9 @@ struct SwSyncExporter::State {
     value.store(old + n, std::memory_order_release);
     const bool all = n >= kHalfRange;
     while (head < held.size()) {
-      const Held& h = held[head];
+      Held& h = held[head];
       if (!all && static_cast<std::uint32_t>(h.point - old) > n) break;
-      ::close(h.fd);
+      h.fd.reset();
       ++head;
     }
     if (head == held.size()) {
@@ -229,8 +234,7 @@ struct SwSyncExporter::State {
   // fences with -ENOENT; nothing can INC it any more, so the held fds may go in any order.
   void close_kernel_side() noexcept {
     kernel.reset();
-    for (std::size_t i = head; i < held.size(); ++i) ::close(held[i].fd);
-    held.clear();
+    held.clear();  // closes the fds still held
     head = 0;
   }
 };
@@ -247,12 +251,13 @@ SwSyncExporter& SwSyncExporter::operator=(SwSyncExporter&& other) noexcept {
 }
 SwSyncExporter::~SwSyncExporter() { close(); }
 
-Result<SwSyncExporter> SwSyncExporter::create(std::string name, std::uint32_t initial, std::string_view sw_sync_path) {
+Result<SwSyncExporter> SwSyncExporter::create(std::string name, std::uint64_t initial, std::string_view sw_sync_path) {
+  if (initial > UINT32_MAX) return beyond_u32("initial value", initial, name);
   auto fd = open_sw_sync(sw_sync_path);
   if (!fd) return std::move(fd).error();
   // A new kernel timeline starts at 0. INC by initial (even 0: that also proves the file is
   // a sw_sync timeline before any fence is handed out).
-  auto inc = inc_timeline(fd->get(), initial);
+  auto inc = inc_timeline(fd->get(), static_cast<std::uint32_t>(initial));
   if (!inc) return std::move(inc).error();
   auto state = std::make_unique<State>();
   fill_fence_name(state->fence_name, name);
@@ -260,16 +265,14 @@ Result<SwSyncExporter> SwSyncExporter::create(std::string name, std::uint32_t in
   if (!core) return std::move(core).error();
   state->core = std::move(core).value();
   state->kernel = std::move(fd).value();
-  state->value.store(initial, std::memory_order_relaxed);
+  state->value.store(static_cast<std::uint32_t>(initial), std::memory_order_relaxed);
   return SwSyncExporter(std::move(state));
 }
 
-Result<SyncFile> SwSyncExporter::sync_file_at(std::uint64_t point) {
+Result<SyncFile> SwSyncExporter::sync_file_at(std::uint64_t point) const {
   if (!state_) return empty_exporter_error("sync_file_at");
   State& s = *state_;
-  if (point > UINT32_MAX)
-    return Error(Errc::out_of_range, ERANGE,
-                 "point " + std::to_string(point) + " is beyond the u32 range of sw_sync exporter '" + s.core.name() + "'");
+  if (point > UINT32_MAX) return beyond_u32("point", point, s.core.name());
   const auto p = static_cast<std::uint32_t>(point);
   std::lock_guard guard(s.lock);
   if (s.closed.load(std::memory_order_relaxed)) return s.closed_error();
@@ -286,16 +289,17 @@ Result<SyncFile> SwSyncExporter::sync_file_at(std::uint64_t point) {
   auto it = std::lower_bound(s.held.begin() + static_cast<std::ptrdiff_t>(s.head), s.held.end(), ahead, by_distance);
   int held_fd;
   if (it != s.held.end() && it->point == p) {
-    held_fd = it->fd;  // one kernel fence per pending point: share it
+    held_fd = it->fd.get();  // one kernel fence per pending point: share it
   } else {
     if (s.head > 0 && s.held.size() == s.held.capacity()) {
       // Reuse the released front rather than grow.
       s.compact();
       it = std::lower_bound(s.held.begin(), s.held.end(), ahead, by_distance);
     }
-    held_fd = create_fence_fd(s.kernel.get(), p, s.fence_name);
-    if (held_fd < 0) return create_fence_error(errno, s.kernel.get(), p);
-    s.held.insert(it, Held{p, held_fd, kNoDeadline});
+    UniqueFd created(create_fence_fd(s.kernel.get(), p, s.fence_name));
+    if (!created) return create_fence_error(errno, s.kernel.get(), p);
+    held_fd = created.get();
+    s.held.insert(it, Held{p, std::move(created), kNoDeadline});
   }
   const int user_fd = ::fcntl(held_fd, F_DUPFD_CLOEXEC, 0);
   if (user_fd < 0)
@@ -309,9 +313,11 @@ Result<Fence> SwSyncExporter::fence_at(std::uint64_t point) {
   return state_->core.fence_at(point);
 }
 
-Result<void> SwSyncExporter::advance(std::uint32_t n) {
+Result<void> SwSyncExporter::advance(std::uint64_t step) {
   if (!state_) return empty_exporter_error("advance");
   State& s = *state_;
+  if (step > UINT32_MAX) return beyond_u32("advance step", step, s.core.name());
+  const auto n = static_cast<std::uint32_t>(step);
   {
     std::lock_guard guard(s.lock);
     if (s.closed.load(std::memory_order_relaxed)) return s.closed_error();
@@ -327,10 +333,7 @@ Result<void> SwSyncExporter::advance(std::uint32_t n) {
 Result<void> SwSyncExporter::signal_to(std::uint64_t point) {
   if (!state_) return empty_exporter_error("signal_to");
   State& s = *state_;
-  if (point > UINT32_MAX)
-    return Error(Errc::out_of_range, ERANGE,
-                 "signal_to(" + std::to_string(point) + ") is beyond the u32 range of sw_sync exporter '" +
-                     s.core.name() + "'");
+  if (point > UINT32_MAX) return beyond_u32("signal_to point", point, s.core.name());
   const auto p = static_cast<std::uint32_t>(point);
   std::uint32_t step;
   {
@@ -361,7 +364,7 @@ Result<std::size_t> SwSyncExporter::poll_deadlines() {
     if (s.closed.load(std::memory_order_relaxed)) return s.closed_error();
     for (std::size_t i = s.head; i < s.held.size(); ++i) {
       Held& h = s.held[i];
-      auto ns = read_deadline_ns(s.kernel.get(), h.fd);
+      auto ns = read_deadline_ns(s.kernel.get(), h.fd.get());
       if (!ns) return std::move(ns).error();
       if (!*ns) continue;
       ++with_deadline;
@@ -394,7 +397,7 @@ void SwSyncExporter::close() noexcept {
   if (close_core) s.core.close();  // idempotent; runs core callbacks outside our lock
 }
 
-std::uint32_t SwSyncExporter::value() const noexcept {
+std::uint64_t SwSyncExporter::value() const noexcept {
   return state_ ? state_->value.load(std::memory_order_acquire) : 0;
 }
 

@@ -225,7 +225,7 @@ std::vector<Node> probe_nodes() {
     Node n;
     n.path = path;
     DrmOpenOptions o;
-    o.required = 0;  // report every node, whatever it lacks
+    o.required = DrmCap::none;  // report every node, whatever it lacks
     auto d = DrmDevice::open(path, o);
     if (!d) {
       n.error = d.error().message();

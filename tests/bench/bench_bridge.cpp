@@ -137,7 +137,7 @@ void BM_Exporter_SyncFileAtAdvanceRelease_Batch64(benchmark::State& state) {
   SwSyncExporter e = must_export();
   std::vector<SyncFile> files(kBatch);  // reused: the benchmark itself allocates nothing per batch
   auto one_batch = [&] {
-    const std::uint32_t base = e.value();
+    const auto base = static_cast<std::uint32_t>(e.value());
     for (int i = 0; i < kBatch; ++i)
       files[static_cast<std::size_t>(i)] = std::move(e.sync_file_at(base + static_cast<std::uint32_t>(i) + 1)).value();
     (void)e.advance(kBatch);
@@ -293,7 +293,7 @@ void BM_Paired_Batch64(benchmark::State& state) {
         for (int fd : fds) ::close(fd);
       },
       [&] {
-        const std::uint32_t base = e.value();
+        const auto base = static_cast<std::uint32_t>(e.value());
         for (int i = 0; i < kBatch; ++i)
           files[static_cast<std::size_t>(i)] =
               std::move(e.sync_file_at(base + static_cast<std::uint32_t>(i) + 1)).value();

@@ -5,11 +5,12 @@
 # skips elsewhere with the reason; "stress" is the long race run. The tests call libdrm
 # directly only to count handles (the library's own calls all go through bridge/src/drm_ops).
 syncbridge_add_gtest(syncbridge-tests-drm-host LABELS bridge
-  SOURCES drm_device_host_test.cpp watcher_test.cpp
+  SOURCES drm_device_host_test.cpp watcher_test.cpp bitmask_host_test.cpp
   LIBS syncbridge::bridge PkgConfig::LIBDRM)
 syncbridge_add_gtest(syncbridge-tests-drm-kernel LABELS kernel
   SOURCES drm_device_test.cpp syncobj_test.cpp syncobj_exporter_test.cpp syncobj_exporter_close_test.cpp
-          watcher_kernel_test.cpp watcher_fallback_kernel_test.cpp
+          watcher_kernel_test.cpp watcher_fallback_kernel_test.cpp exporter_contract_test.cpp
+          syncobj_importer_lifetime_test.cpp
   LIBS syncbridge::bridge PkgConfig::LIBDRM)
 syncbridge_add_gtest(syncbridge-tests-watcher-stress LABELS "bridge;stress"
   SOURCES watcher_stress_test.cpp

@@ -44,10 +44,10 @@ TEST_F(DrmDeviceTest, OpensARenderNodeByCapabilityAndReportsIt) {
 TEST_F(DrmDeviceTest, ANodeWithoutSyncobjIsSkippedByOpenAndRefusedByPath) {
   std::string bare;
   for (const std::string& path : render_nodes()) {
-    auto any = DrmDevice::open(path, {.required = 0});
+    auto any = DrmDevice::open(path, {.required = DrmCap::none});
     if (any && !any->has(DrmCap::syncobj)) {
       bare = path;
-      EXPECT_EQ(any->caps(), 0u);
+      EXPECT_EQ(any->caps(), DrmCap::none);
       EXPECT_FALSE(any->notes().empty());
       // Capability checks come before any ioctl, with the kernel's errno for it.
       SB_EXPECT_ERROR(TimelineSyncobj::create(*any), Errc::unsupported, EOPNOTSUPP);
@@ -85,7 +85,7 @@ TEST_F(DrmDeviceTest, ABorrowedFdIsProbedButNeverClosed) {
 }
 
 TEST_F(DrmDeviceTest, IgnoredCapabilitiesAreLeftOutAndNoted) {
-  DrmDevice no_eventfd = must(DrmDevice::open(dev_.path(), {.ignore = bit(DrmCap::syncobj_eventfd)}));
+  DrmDevice no_eventfd = must(DrmDevice::open(dev_.path(), {.ignore = DrmCap::syncobj_eventfd}));
   EXPECT_FALSE(no_eventfd.has(DrmCap::syncobj_eventfd));
   EXPECT_TRUE(no_eventfd.has(DrmCap::syncobj_timeline));
   if (dev_.has(DrmCap::syncobj_eventfd)) {
@@ -94,7 +94,7 @@ TEST_F(DrmDeviceTest, IgnoredCapabilitiesAreLeftOutAndNoted) {
     EXPECT_TRUE(noted);
   }
   // Ignoring a required capability makes the node unusable for that requirement.
-  SB_EXPECT_ERROR(DrmDevice::open(dev_.path(), {.ignore = bit(DrmCap::syncobj_timeline)}), Errc::unsupported,
+  SB_EXPECT_ERROR(DrmDevice::open(dev_.path(), {.ignore = DrmCap::syncobj_timeline}), Errc::unsupported,
                   EOPNOTSUPP);
   // ... and what the device lacks, the syncobjs refuse (eventfd registration here).
   TimelineSyncobj t = must(TimelineSyncobj::create(no_eventfd));

@@ -258,7 +258,7 @@ TEST_F(ExporterTest, ConcurrentTakersAndAdvancersAgree) {
   for (int t = 0; t < 2; ++t)
     threads.emplace_back([&] {
       while (!stop.load()) {
-        const std::uint32_t v = e.value();
+        const auto v = static_cast<std::uint32_t>(e.value());
         SyncFile past = must(e.sync_file_at(v));
         SyncFile future = must(e.sync_file_at(static_cast<std::uint32_t>(v + 3)));
         if (!signaled(past)) ++wrong;

@@ -43,7 +43,7 @@ TEST_F(RaceTest, ConsumersClosingPendingSyncFilesWhileTheExporterAdvances) {
       std::vector<SyncFile> batch;
       batch.reserve(kBatch);
       while (!stop.load(std::memory_order_relaxed)) {
-        const std::uint32_t base = e.value();
+        const auto base = static_cast<std::uint32_t>(e.value());
         for (std::uint32_t i = 1; i <= kBatch; ++i) {
           auto f = e.sync_file_at(static_cast<std::uint32_t>(base + i));
           if (!f) {
@@ -54,7 +54,7 @@ TEST_F(RaceTest, ConsumersClosingPendingSyncFilesWhileTheExporterAdvances) {
         }
         // Spot checks: what the exporter's value says is reached must be signaled (point
         // base + 1 was reached if the value moved at all), and the far point must not be.
-        const std::uint32_t now = e.value();
+        const auto now = static_cast<std::uint32_t>(e.value());
         if (batch.size() == kBatch && now != base) {
           auto first = batch.front().status();
           if (!first) ++errors;

@@ -106,7 +106,7 @@ TEST_F(SwSyncHostTest, AnEmptyExporterReportsInvalidHandle) {
 
 TEST_F(SwSyncHostTest, ProbeOfAMissingFile) {
   const SyncProbe p = probe_sync_features(kMissingPath);
-  EXPECT_EQ(p.features, 0u);
+  EXPECT_EQ(p.features, SyncFeature::none);
   EXPECT_FALSE(p.has(SyncFeature::sw_sync));
   ASSERT_EQ(p.notes.size(), 3u);
   EXPECT_NE(p.notes[0].find("CONFIG_SW_SYNC"), std::string::npos) << p.notes[0];
@@ -118,7 +118,7 @@ TEST_F(SwSyncHostTest, ProbeOfAMissingFile) {
 
 TEST_F(SwSyncHostTest, ProbeOfAFileThatIsNoTimeline) {
   const SyncProbe p = probe_sync_features("/dev/null");
-  EXPECT_EQ(p.features, 0u);
+  EXPECT_EQ(p.features, SyncFeature::none);
   ASSERT_FALSE(p.notes.empty());
   EXPECT_NE(p.notes[0].find("not a sw_sync timeline"), std::string::npos) << p.notes[0];
 }
@@ -128,7 +128,7 @@ TEST_F(SwSyncHostTest, ProbeOfThisKernel) {
   std::cout << p.describe();
   EXPECT_EQ(p.has(SyncFeature::sw_sync), !sw_sync_missing().has_value()) << p.describe();
   if (!p.has(SyncFeature::sw_sync)) {
-    EXPECT_EQ(p.features, 0u) << "deadline bits need sw_sync to probe";
+    EXPECT_EQ(p.features, SyncFeature::none) << "deadline bits need sw_sync to probe";
   }
 }
 

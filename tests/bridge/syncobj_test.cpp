@@ -345,7 +345,7 @@ TEST_F(SyncobjEventfdTest, RegisteringOnAnotherFdThanAnEventfdFails) {
 }
 
 TEST_F(SyncobjTest, EventfdMissingIsUnsupported) {
-  DrmDevice no_eventfd = must(DrmDevice::open(dev_.path(), {.ignore = bit(DrmCap::syncobj_eventfd)}));
+  DrmDevice no_eventfd = must(DrmDevice::open(dev_.path(), {.ignore = DrmCap::syncobj_eventfd}));
   TimelineSyncobj t = must(TimelineSyncobj::create(no_eventfd));
   UniqueFd efd(::eventfd(0, EFD_CLOEXEC));
   auto r = t.register_eventfd(1, efd.get());

@@ -26,7 +26,7 @@ class WatcherFallbackTest : public DrmTest {
  protected:
   DrmOpenOptions options() const override {
     DrmOpenOptions o;
-    o.ignore = bit(DrmCap::syncobj_eventfd);  // force the fallback thread
+    o.ignore = DrmCap::syncobj_eventfd;  // force the fallback thread
     return o;
   }
   // A lost wake-up of the helper then stalls it for a minute, past every deadline below, instead

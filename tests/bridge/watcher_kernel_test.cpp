@@ -81,7 +81,7 @@ class WatcherSyncobjTest : public DrmTest, public ::testing::WithParamInterface<
  protected:
   DrmOpenOptions options() const override {
     DrmOpenOptions o;
-    if (GetParam().fallback) o.ignore = bit(DrmCap::syncobj_eventfd);
+    if (GetParam().fallback) o.ignore = DrmCap::syncobj_eventfd;
     return o;
   }
   void SetUp() override {

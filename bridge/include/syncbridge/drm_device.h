@@ -26,31 +26,30 @@
 #include <string_view>
 #include <vector>
 
+#include "syncbridge/bitmask.h"
 #include "syncbridge/result.h"
 #include "syncbridge/unique_fd.h"
 
 namespace syncbridge {
 
 enum class DrmCap : std::uint32_t {
+  none = 0,
   syncobj = 1u << 0,           // DRM_CAP_SYNCOBJ
   syncobj_timeline = 1u << 1,  // DRM_CAP_SYNCOBJ_TIMELINE
   syncobj_eventfd = 1u << 2,   // DRM_IOCTL_SYNCOBJ_EVENTFD (kernel 6.6+)
 };
-constexpr std::uint32_t operator|(DrmCap a, DrmCap b) noexcept {
-  return static_cast<std::uint32_t>(a) | static_cast<std::uint32_t>(b);
-}
-constexpr std::uint32_t operator|(std::uint32_t a, DrmCap b) noexcept { return a | static_cast<std::uint32_t>(b); }
-constexpr std::uint32_t bit(DrmCap c) noexcept { return static_cast<std::uint32_t>(c); }
-// "syncobj", "syncobj_timeline", "syncobj_eventfd".
+template <>
+inline constexpr bool enable_bitmask<DrmCap> = true;  // |, &, ~, has(): see bitmask.h
+// "syncobj", "syncobj_timeline", "syncobj_eventfd" (one bit; "none" for none).
 std::string_view to_string(DrmCap cap) noexcept;
 
 struct DrmOpenOptions {
   // A node lacking any of these is skipped by open_render_node() and refused by open() and
   // borrow() with Errc::unsupported. The default is what timeline syncobjs need.
-  std::uint32_t required = DrmCap::syncobj | DrmCap::syncobj_timeline;
+  DrmCap required = DrmCap::syncobj | DrmCap::syncobj_timeline;
   // Capabilities to treat as absent even where the kernel has them: tests of fallbacks, or
   // working around a driver bug. They are left out of caps() and noted in notes().
-  std::uint32_t ignore = 0;
+  DrmCap ignore = DrmCap::none;
   // Where open_render_node() looks for renderD* nodes.
   std::string_view dir = "/dev/dri";
 };
@@ -70,7 +69,7 @@ class DrmDevice {
   // (EBADF) for a closed fd, Errc::unsupported (ENOTTY) for an fd that is not a DRM device.
   [[nodiscard]] static Result<DrmDevice> borrow(int drm_fd, DrmOpenOptions options = {});
 
-  DrmDevice() noexcept = default;  // empty: fd() is -1, caps() is 0
+  DrmDevice() noexcept = default;  // empty: fd() is -1, caps() is DrmCap::none
   DrmDevice(DrmDevice&& other) noexcept;
   DrmDevice& operator=(DrmDevice&& other) noexcept;
   DrmDevice(const DrmDevice&) = delete;
@@ -81,8 +80,8 @@ class DrmDevice {
   int fd() const noexcept { return fd_; }  // borrowed from this object (or from the caller)
   bool owns_fd() const noexcept { return owned_.valid(); }
 
-  std::uint32_t caps() const noexcept { return caps_; }
-  bool has(DrmCap cap) const noexcept { return (caps_ & bit(cap)) != 0; }
+  DrmCap caps() const noexcept { return caps_; }
+  bool has(DrmCap cap) const noexcept { return syncbridge::has(caps_, cap); }
   const std::string& driver_name() const noexcept { return driver_; }  // from drmGetVersion
   const std::string& path() const noexcept { return path_; }           // "" when borrowed
   // One line per capability missing or ignored: why.
@@ -99,7 +98,7 @@ class DrmDevice {
 
   UniqueFd owned_;
   int fd_ = -1;
-  std::uint32_t caps_ = 0;
+  DrmCap caps_ = DrmCap::none;
   std::string driver_;
   std::string path_;
   std::vector<std::string> notes_;

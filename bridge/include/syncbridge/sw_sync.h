@@ -17,18 +17,20 @@
 // safe form: it keeps its own fd to every pending fence it handed out and closes that fd only
 // after the INC that signaled the fence has returned, so no INC can ever meet a dying fence.
 //
-// SwSyncExporter pairs a core Timeline in wrap32 mode (see timeline.h) with one kernel
-// timeline, kept at the same u32 value: points are u32 (0..2^32-1) and compare with wrap-around,
-// exactly as the kernel's seqnos. advance()/signal_to() move the kernel timeline first, then the
-// core one (core callbacks run on the advancing thread, outside every exporter lock).
-// Deadlines that consumers set on the exported sync_files (SYNC_IOC_SET_DEADLINE) are read back
-// with poll_deadlines() and show in earliest_deadline().
+// SwSyncExporter is one of the two exporters (exporter.h states their shared contract): a core
+// Timeline in wrap32 mode (timeline.h) kept at the same u32 value as one kernel timeline;
+// points compare with wrap-around, exactly as the kernel's seqnos. Its own additions: pending
+// sync_files for future points, and the deadlines consumers set on them
+// (SYNC_IOC_SET_DEADLINE), read back with poll_deadlines() into earliest_deadline().
 //
 // Cost: sync_file_at() of a new pending point is CREATE_FENCE plus one dup; of a point already
 // held, one dup; the held fds sit in a reused sorted array (no allocation per fence once warm).
 // advance() is one INC plus one close per fence it signaled. No other syscalls. Each distinct
 // pending point costs the process one fd until it is reached (RLIMIT_NOFILE bounds how many
 // distinct future points can be outstanding; sync_file_at then fails with EMFILE).
+// Ownership: SwSyncTimeline owns its debugfs fd (closing it closes the timeline). The exporter
+// owns its timeline fd and one fd per pending point it handed out (UniqueFds); every sync_file
+// it returns is a new fd, yours.
 // Threads: every SwSyncExporter member may be called concurrently (one mutex, held only across
 // non-blocking ioctls, dup and close). SwSyncTimeline is a thin handle: its const members may
 // be called concurrently, as the kernel serializes them.
@@ -41,6 +43,7 @@
 #include <string>
 #include <string_view>
 
+#include "syncbridge/exporter.h"
 #include "syncbridge/fence.h"
 #include "syncbridge/result.h"
 #include "syncbridge/sync_file.h"
@@ -81,36 +84,28 @@ class SwSyncTimeline {
   UniqueFd fd_;
 };
 
-// A core Timeline mirrored by a kernel sw_sync timeline; hands out sync_files for its points.
-class SwSyncExporter {
+// A core Timeline mirrored by a kernel sw_sync timeline; the contract is exporter.h's.
+class SwSyncExporter final : public Exporter {
  public:
   // A wrap32 core timeline named name at initial, and a kernel timeline INCed to initial.
-  // Errors as SwSyncTimeline::open.
-  [[nodiscard]] static Result<SwSyncExporter> create(std::string name, std::uint32_t initial = 0,
+  // Errors as SwSyncTimeline::open; Errc::out_of_range for initial past 2^32-1.
+  [[nodiscard]] static Result<SwSyncExporter> create(std::string name, std::uint64_t initial = 0,
                                                      std::string_view sw_sync_path = kSwSyncPath);
 
   SwSyncExporter() noexcept;  // empty: every call reports Errc::invalid_handle
   SwSyncExporter(SwSyncExporter&&) noexcept;
   SwSyncExporter& operator=(SwSyncExporter&&) noexcept;
-  SwSyncExporter(const SwSyncExporter&) = delete;
-  SwSyncExporter& operator=(const SwSyncExporter&) = delete;
-  ~SwSyncExporter();  // close()
+  ~SwSyncExporter() override;  // close()
 
-  bool valid() const noexcept { return state_ != nullptr; }
+  bool valid() const noexcept override { return state_ != nullptr; }
 
-  // A sync_file for point: pending until the exporter reaches it; already signaled when the
-  // point is reached (u32 wrap-around comparison). Every sync_file_at of one pending point
-  // shares one kernel fence (and one open file). Errc::out_of_range past 2^32-1;
-  // Errc::timeline_closed after close().
-  [[nodiscard]] Result<SyncFile> sync_file_at(std::uint64_t point);
-  // A core Fence for point (no syscall): signaled together with the kernel fences.
-  [[nodiscard]] Result<Fence> fence_at(std::uint64_t point);
-
-  // Moves both timelines on by n (any u32). Then closes the held fds of the fences signaled.
-  [[nodiscard]] Result<void> advance(std::uint32_t n = 1);
-  // Moves both timelines to point: Errc::backwards when it is behind (u32 comparison),
-  // a no-op at the current value, Errc::out_of_range past 2^32-1.
-  [[nodiscard]] Result<void> signal_to(std::uint64_t point);
+  // Pending until the exporter reaches point, already signaled once it did. Every
+  // sync_file_at of one pending point shares one kernel fence (and one open file).
+  [[nodiscard]] Result<SyncFile> sync_file_at(std::uint64_t point) const override;
+  [[nodiscard]] Result<Fence> fence_at(std::uint64_t point) override;
+  // n up to 2^32-1. Then closes the held fds of the fences signaled.
+  [[nodiscard]] Result<void> advance(std::uint64_t n = 1) override;
+  [[nodiscard]] Result<void> signal_to(std::uint64_t point) override;
 
   // Reads the deadline of every held (pending) kernel fence (SW_SYNC_IOC_GET_DEADLINE, one
   // ioctl each) and passes new ones to the core fences, so that earliest_deadline() shows what
@@ -119,20 +114,16 @@ class SwSyncExporter {
   [[nodiscard]] Result<std::size_t> poll_deadlines();
 
   // Closes the kernel timeline (pending sync_files complete with ENOENT, which releases GPU
-  // waits on them), drops the held fds, then closes the core timeline (pending core fences
-  // complete with ENOENT). An advance() racing close() either fails as closed and moves
-  // nothing, or moves both sides; close() does not wait for it. Idempotent.
-  void close() noexcept;
+  // waits on them), drops the held fds, then closes the core timeline.
+  void close() noexcept override;
 
-  std::uint32_t value() const noexcept;  // the kernel timeline's value (0 when empty)
-  bool closed() const noexcept;          // true when empty
-  const std::string& name() const noexcept;
+  std::uint64_t value() const noexcept override;  // the kernel's u32 value (0 when empty)
+  bool closed() const noexcept override;          // true when empty
+  const std::string& name() const noexcept override;
+  const Timeline& timeline() const noexcept override;
   // Pending kernel fences the exporter holds an fd to (one per distinct pending point).
   std::size_t held_fence_count() const noexcept;
   std::optional<MonotonicTime> earliest_deadline() const;
-  // The core mirror, read-only: move it through advance()/signal_to() only, so that it stays
-  // in step with the kernel timeline. Undefined on an empty exporter.
-  const Timeline& timeline() const noexcept;
 
  private:
   struct State;

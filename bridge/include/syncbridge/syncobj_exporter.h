@@ -1,27 +1,32 @@
 // syncbridge/syncobj_exporter.h: a core Timeline mirrored by a DRM timeline syncobj.
 //
-// Model: SyncobjExporter pairs a core Timeline (64-bit points, see timeline.h) with a timeline
-// syncobj that it creates on a DrmDevice, and keeps both at the same value: advance() and
-// signal_to() signal the syncobj's point first (one DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL), then
-// move the core timeline. Kernel-side consumers take the syncobj itself (export_syncobj_fd():
-// what Mesa's Vulkan drivers import as a timeline semaphore's OPAQUE_FD, and what
-// wp_linux_drm_syncobj_v1 takes) and wait for points with WAIT_FOR_SUBMIT, or take sync_files.
+// Model: SyncobjExporter is one of the two exporters (exporter.h states their shared contract):
+// a core Timeline (64-bit points) paired with a timeline syncobj that it creates on a
+// DrmDevice, both kept at the same value. advance() and signal_to() signal the syncobj's point
+// (one DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL), then move the core timeline. Kernel-side consumers
+// take the syncobj itself (export_syncobj_fd(): what Mesa's Vulkan drivers import as a timeline
+// semaphore's OPAQUE_FD, and what wp_linux_drm_syncobj_v1 takes) and wait for points with
+// WAIT_FOR_SUBMIT, or take sync_files.
 //
-// Sync_files of future points: unlike a sw_sync timeline (sw_sync.h), a syncobj has no fence
-// for a point until someone submits one, and this exporter submits a point by signaling it. So
-// sync_file_at(point, ready) materialises the sync_file once the point is submitted: at once
-// (on the calling thread) when value() >= point, otherwise in the advance()/signal_to() call
-// that reaches it, after the syncobj and the core timeline moved (outside the exporter's lock;
-// the sync_file is signaled by then). A consumer that needs a *pending* kernel fence for a
-// future point waits on the syncobj with WAIT_FOR_SUBMIT (a Vulkan timeline semaphore imported
-// from the syncobj fd does), or uses SwSyncExporter. sync_file_at(point) without a callback
-// serves submitted points only.
+// Sync_files of future points: unlike a sw_sync timeline, a syncobj has no fence for a point
+// until someone submits one, and this exporter submits a point by signaling it. So
+// sync_file_at(point) serves reached points only (Errc::invalid_argument, EINVAL, beyond
+// value()), and sync_file_at(point, ready) materialises the sync_file once the point is
+// submitted: at once (on the calling thread) when value() >= point, otherwise in the
+// advance()/signal_to() call that reaches it, after both sides moved (outside the exporter's
+// lock; the sync_file is signaled by then). A consumer that needs a *pending* kernel fence for
+// a future point waits on the syncobj with WAIT_FOR_SUBMIT (a Vulkan timeline semaphore
+// imported from the syncobj fd does), or uses SwSyncExporter.
+// Closing signals the syncobj to its last point, 2^64-1, so kernel and GPU waiters of points
+// never reached proceed (a syncobj point cannot carry an error: they see it signaled); pending
+// sync_file requests get Errc::timeline_closed.
 //
 // Cost: advance() is one ioctl, two uncontended lock acquisitions and the core advance: no
-// allocation, no other syscall. A sync_file costs WAIT_AVAILABLE, create, transfer, export and destroy of a
-// temporary binary syncobj (see drm_syncobj.h), plus SyncFile::adopt's SYNC_IOC_FILE_INFO.
+// allocation, no other syscall. A sync_file costs WAIT_AVAILABLE, create, transfer, export and
+// destroy of a temporary binary syncobj (see drm_syncobj.h), plus SyncFile::adopt's
+// SYNC_IOC_FILE_INFO.
 // Ownership: the exporter owns its syncobj (destroyed with the exporter) and its core timeline;
-// the DrmDevice must outlive it. Moves, never copies.
+// the DrmDevice must outlive it. export_syncobj_fd() and every sync_file are new fds, yours.
 // Threads: every member may be called concurrently. Points reach the syncobj in order (one
 // mutex across the signal ioctl); core callbacks and sync_file callbacks run outside it.
 #pragma once
@@ -34,6 +39,7 @@
 
 #include "syncbridge/drm_device.h"
 #include "syncbridge/drm_syncobj.h"
+#include "syncbridge/exporter.h"
 #include "syncbridge/fence.h"
 #include "syncbridge/result.h"
 #include "syncbridge/sync_file.h"
@@ -46,7 +52,7 @@ namespace syncbridge {
 // (Errc::timeline_closed when the exporter closed first).
 using SyncFileReady = std::function<void(Result<SyncFile> sync_file)>;
 
-class SyncobjExporter {
+class SyncobjExporter final : public Exporter {
  public:
   // A new timeline syncobj on device and a core timeline named name, both at initial.
   // Errc::unsupported without DrmCap::syncobj_timeline.
@@ -56,21 +62,16 @@ class SyncobjExporter {
   SyncobjExporter() noexcept;  // empty: every call reports Errc::invalid_handle
   SyncobjExporter(SyncobjExporter&&) noexcept;
   SyncobjExporter& operator=(SyncobjExporter&&) noexcept;
-  SyncobjExporter(const SyncobjExporter&) = delete;
-  SyncobjExporter& operator=(const SyncobjExporter&) = delete;
-  ~SyncobjExporter();  // close()
+  ~SyncobjExporter() override;  // close()
 
-  bool valid() const noexcept { return state_ != nullptr; }
+  bool valid() const noexcept override { return state_ != nullptr; }
 
-  // A core fence for point (no syscall).
-  [[nodiscard]] Result<Fence> fence_at(std::uint64_t point);
-  // Moves both on by n: Errc::out_of_range past 2^64-1; n == 0 is a no-op.
-  [[nodiscard]] Result<void> advance(std::uint64_t n = 1);
-  // Errc::backwards below value(); a no-op at value().
-  [[nodiscard]] Result<void> signal_to(std::uint64_t point);
+  [[nodiscard]] Result<Fence> fence_at(std::uint64_t point) override;
+  [[nodiscard]] Result<void> advance(std::uint64_t n = 1) override;
+  [[nodiscard]] Result<void> signal_to(std::uint64_t point) override;
 
   // The sync_file of a submitted point (<= value()); Errc::invalid_argument (EINVAL) otherwise.
-  [[nodiscard]] Result<SyncFile> sync_file_at(std::uint64_t point) const;
+  [[nodiscard]] Result<SyncFile> sync_file_at(std::uint64_t point) const override;
   // The sync_file of any point, handed to ready once submitted (see the top of this file).
   [[nodiscard]] Result<void> sync_file_at(std::uint64_t point, SyncFileReady ready);
   std::size_t pending_sync_file_requests() const noexcept;
@@ -79,20 +80,13 @@ class SyncobjExporter {
   [[nodiscard]] Result<UniqueFd> export_syncobj_fd() const;
   // Read-only views; move them through advance()/signal_to() only. Undefined when empty.
   const TimelineSyncobj& syncobj() const noexcept;
-  const Timeline& timeline() const noexcept;
+  const Timeline& timeline() const noexcept override;
 
-  // Closing releases every waiter, as closing a sw_sync timeline does: the syncobj is signaled
-  // to its last point, 2^64-1, so kernel waits and GPU waits on a timeline semaphore imported
-  // from it proceed (a syncobj point cannot carry an error: they see it signaled); pending core
-  // fences complete with ENOENT; pending sync_file requests get Errc::timeline_closed; later
-  // calls fail with that too. value() keeps the last value advanced to. An advance() racing
-  // close() either fails as closed and moves nothing, or moves both sides; close() does not
-  // wait for it. Idempotent; the destructor closes.
-  void close() noexcept;
+  void close() noexcept override;
 
-  std::uint64_t value() const noexcept;  // 0 when empty
-  bool closed() const noexcept;          // true when empty
-  const std::string& name() const noexcept;
+  std::uint64_t value() const noexcept override;  // 0 when empty
+  bool closed() const noexcept override;          // true when empty
+  const std::string& name() const noexcept override;
 
  private:
   Result<SyncFile> signaled_sync_file() const;  // for point 0, which no syncobj fence may cover

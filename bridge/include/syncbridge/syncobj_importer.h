@@ -15,9 +15,13 @@
 // kernel 6.12 a timeline point carries no error status (see watcher.h), so a GPU fault shows
 // up as a signaled point, as it does to Vulkan and to compositors.
 //
-// Ownership: the Watcher and the syncobj are borrowed by address: they must outlive the
-// importer and stay where they are (not moved from) while it lives; so must the DrmDevice. The importer owns its core timeline; close() (and the destructor)
-// remove its watches, then close the timeline. Moves, never copies.
+// Ownership: nothing is borrowed by address. create() takes a second handle for the syncobj
+// (TimelineSyncobj::duplicate()), so the caller's TimelineSyncobj may move or be destroyed;
+// the kernel syncobj lives while either handle does. The importer holds the caller's Watcher
+// weakly, by its core: the Watcher may move; once it is destroyed (its watches dropped unrun),
+// fence_at() of a new point fails with Errc::invalid_handle. The DrmDevice must outlive the
+// importer (its fd number is in the handle). The importer owns its core timeline; close() (and
+// the destructor) remove its watches, then close the timeline. Moves, never copies.
 // Threads: every member may be called concurrently, also from watcher callbacks.
 #pragma once
 
@@ -36,7 +40,8 @@ namespace syncbridge {
 
 class SyncobjImporter {
  public:
-  // The mirror starts at the syncobj's current value (one query).
+  // The mirror starts at the syncobj's current value (one query). syncobj is borrowed for the
+  // call only; the Watcher is the one whose thread (or loop) runs the watches.
   [[nodiscard]] static Result<SyncobjImporter> create(Watcher& watcher, const TimelineSyncobj& syncobj,
                                                       std::string name = "syncobj-import");
 
@@ -55,6 +60,8 @@ class SyncobjImporter {
   // Watches armed now (distinct pending points).
   std::size_t watch_count() const noexcept;
   const Timeline& timeline() const noexcept;  // undefined when empty
+  // The importer's own handle for the syncobj (see Ownership); undefined when empty.
+  const TimelineSyncobj& syncobj() const noexcept;
 
   void close() noexcept;
 

@@ -40,7 +40,9 @@
 // watch_syncobj() borrows the syncobj: it (and its DrmDevice) must outlive the watch. The
 // watcher owns its epoll fd, its eventfds and its thread. Destroying the watcher stops the
 // thread, then drops the pending watches without calling their callbacks (their targets may
-// already be gone): remove or complete what you care about first.
+// already be gone): remove or complete what you care about first. Moving a Watcher moves a
+// handle: the epoll set, its thread and its watches stay where they are, so a SyncobjImporter
+// made on it keeps working; one that outlives the watcher sees Errc::invalid_handle.
 // Threads: every member may be called from any thread; Watcher moves but never copies.
 #pragma once
 
@@ -56,6 +58,11 @@
 #include "syncbridge/unique_fd.h"
 
 namespace syncbridge {
+
+namespace detail {
+class WatcherCore;     // bridge/src/watcher_core.h
+struct WatcherAccess;  // how SyncobjImporter holds on to the core, not to this handle
+}  // namespace detail
 
 // Told once how the watched object completed: ok (signaled / readable) or the error.
 using WatchCallback = std::function<void(const Result<void>& outcome)>;
@@ -86,7 +93,7 @@ class Watcher {
   Watcher& operator=(const Watcher&) = delete;
   ~Watcher();
 
-  bool valid() const noexcept { return impl_ != nullptr; }
+  bool valid() const noexcept { return core_ != nullptr; }
   WatcherMode mode() const noexcept;
 
   [[nodiscard]] Result<WatchId> watch_sync_file(SyncFile file, WatchCallback callback);
@@ -105,9 +112,9 @@ class Watcher {
   WatcherStats stats() const noexcept;
 
  private:
-  struct Impl;
-  explicit Watcher(std::unique_ptr<Impl> impl) noexcept;
-  std::unique_ptr<Impl> impl_;
+  friend struct detail::WatcherAccess;
+  explicit Watcher(std::shared_ptr<detail::WatcherCore> core) noexcept;
+  std::shared_ptr<detail::WatcherCore> core_;  // stopped by ~Watcher; others hold it weakly
 };
 
 // A WatchCallback that moves timeline to point (a point it already passed is fine) when the
