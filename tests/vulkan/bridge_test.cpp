@@ -20,7 +20,7 @@ TEST_F(VulkanBridgeTest, CoreFenceGatesTheGpuThroughHostSignal) {
   auto bridge = make_bridge();
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto g = gate(*stream, bridge->wait_for(must(t.fence_at(3))));
   SB_ASSERT_OK(g);
   EXPECT_EQ(g->wait.path(), VulkanWaitPath::host_signal);
@@ -41,7 +41,7 @@ TEST_F(VulkanBridgeTest, AlreadySignaledFenceIsReleasedAtOnce) {
   auto bridge = make_bridge();
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   SB_ASSERT_OK(t.advance(5));
   auto g = gate(*stream, bridge->wait_for(must(t.fence_at(4))));
   SB_ASSERT_OK(g);
@@ -54,7 +54,7 @@ TEST_F(VulkanBridgeTest, ErroredFenceReleasesTheGpuAndReportsTheError) {
   auto bridge = make_bridge();
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
-  auto t = make_timeline("closing");
+  auto t = make_core_timeline("closing");
   auto g = gate_on_points(*bridge, *stream, t, 1);
   SB_ASSERT_OK(g);
   t.close();  // the fence completes with ENOENT
@@ -71,7 +71,7 @@ TEST_F(VulkanBridgeTest, ManyOutOfOrderInputsEachGateTheirOwnSubmission) {
   std::vector<Timeline> timelines;
   std::vector<Gated> gated;
   for (int i = 0; i < n; ++i) {
-    timelines.push_back(make_timeline("t" + std::to_string(i)));
+    timelines.push_back(make_core_timeline("t" + std::to_string(i)));
     auto g = gate(*stream, bridge->wait_for(must(timelines.back().fence_at(1))));
     SB_ASSERT_OK(g);
     gated.push_back(std::move(*g));
@@ -89,7 +89,7 @@ TEST_F(VulkanBridgeTest, PoolReusesSemaphoresWithoutEarlySignals) {
   auto bridge = make_bridge();
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   for (std::uint64_t i = 1; i <= 50; ++i) {
     auto g = gate(*stream, bridge->wait_for(must(t.fence_at(i))));
     SB_ASSERT_OK(g);
@@ -107,7 +107,7 @@ TEST_F(VulkanBridgeTest, ShutdownReleasesPendingWaitsSoTheQueueDrains) {
   auto bridge = make_bridge();
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto g = gate_on_points(*bridge, *stream, t, 1);
   SB_ASSERT_OK(g);
   bridge->shutdown();
@@ -118,7 +118,7 @@ TEST_F(VulkanBridgeTest, ShutdownReleasesPendingWaitsSoTheQueueDrains) {
 }
 
 TEST_F(VulkanBridgeTest, DestroyingTheBridgeBeforeItsInputsCompleteIsSafe) {
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   {
     auto bridge = make_bridge();
     ASSERT_TRUE(bridge);
@@ -152,7 +152,7 @@ TEST_F(VulkanBridgeTest, RetireAfterKeepsTheWaitUntilCompletion) {
   auto bridge = make_bridge();
   auto stream = make_stream();
   ASSERT_TRUE(bridge && stream);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto g = gate_on_points(*bridge, *stream, t, 1);
   SB_ASSERT_OK(g);
   const Fence done = (*g)[0].done;

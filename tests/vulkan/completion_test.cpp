@@ -16,7 +16,7 @@ TEST_F(VulkanCompletionTest, PointsSignalInOrderWhenTheGpuIsDone) {
   auto stream = make_stream({.allow_sync_fd_export = false});
   auto bridge = make_bridge();
   ASSERT_TRUE(stream && bridge);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto batch = gate_on_points(*bridge, *stream, t, 16);
   SB_ASSERT_OK(batch);
   SB_EXPECT_ERROR(stream->fence_at(17), Errc::invalid_argument, EINVAL);  // 16 points prepared, no more
@@ -39,7 +39,7 @@ TEST_F(VulkanCompletionTest, DirectWaitsAndFenceObserversBothComplete) {
   auto stream = make_stream({.allow_sync_fd_export = false});
   auto bridge = make_bridge();
   ASSERT_TRUE(stream && bridge);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto batch = gate_on_points(*bridge, *stream, t, 6);
   SB_ASSERT_OK(batch);
   const auto done = fences_of(*batch);
@@ -87,7 +87,7 @@ TEST_F(VulkanCompletionTest, ShutdownClosesPendingFences) {
   auto stream = make_stream();
   auto bridge = make_bridge();
   ASSERT_TRUE(stream && bridge);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto g = gate_on_points(*bridge, *stream, t, 1);
   SB_ASSERT_OK(g);
   SB_ASSERT_OK(t.advance());
@@ -104,7 +104,7 @@ TEST_F(VulkanCompletionTest, ExportsSyncFileWhereSupported) {
   auto bridge = make_bridge();
   ASSERT_TRUE(stream && bridge);
   ASSERT_EQ(stream->path(), VulkanCompletionPath::sync_fd_export);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto batch = gate_on_points(*bridge, *stream, t, 32);
   SB_ASSERT_OK(batch);
   const auto done = fences_of(*batch);
@@ -127,7 +127,7 @@ TEST_F(VulkanCompletionTest, ExportedSyncFilesCompleteThroughTheCallersWatcher) 
   ASSERT_TRUE(stream);
   ASSERT_EQ(stream->path(), VulkanCompletionPath::sync_fd_export);
   EXPECT_EQ(thread_count(), threads_before + 1) << "more than the exporter thread started";
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto batch = gate_on_points(*bridge, *stream, t, 8);
   SB_ASSERT_OK(batch);
   SB_ASSERT_OK(t.signal_to(8));
@@ -145,7 +145,7 @@ TEST_F(VulkanCompletionTest, DirectWaitDoesNotStarveTheEarlierPointThatReleasesI
   auto bridge = make_bridge();
   auto stream = make_stream({.allow_sync_fd_export = false});
   ASSERT_TRUE(bridge && stream);
-  auto t = make_timeline("inputs");
+  auto t = make_core_timeline("inputs");
   auto batch = gate_on_points(*bridge, *stream, t, 2);
   SB_ASSERT_OK(batch);
   const auto done = fences_of(*batch);
@@ -172,7 +172,7 @@ TEST_F(VulkanCompletionTest, AbandonedLastPointCompletesOnceEarlierPointsDo) {
     auto stream = make_stream({.allow_sync_fd_export = export_path});
     ASSERT_TRUE(stream);
     SCOPED_TRACE(path_name(stream->path()));
-    auto t = make_timeline("input");
+    auto t = make_core_timeline("input");
     auto first = gate_on_points(*bridge, *stream, t, 1);
     SB_ASSERT_OK(first);
     {
@@ -211,7 +211,7 @@ TEST_F(VulkanCompletionTest, StreamMayBeDestroyedFromItsOwnFenceCallback) {
     SCOPED_TRACE(path);
     auto d = submit_ungated(*stream);
     SB_ASSERT_OK(d);
-    auto destroyed = make_timeline("destroyed");
+    auto destroyed = make_core_timeline("destroyed");
     auto destroyed_fence = destroyed.fence_at(1);
     SB_ASSERT_OK(destroyed_fence);
     auto reg = d->on_complete([&](const Fence&) {
@@ -258,7 +258,7 @@ TEST_F(VulkanFaultTest, DeviceLostOnHostSignalIsATypedErrorOnTheWait) {
   auto dev = lossy_device();
   auto bridge = VulkanBridge::create(dev);
   SB_ASSERT_OK(bridge);
-  auto t = make_timeline();
+  auto t = make_core_timeline();
   auto f = t.fence_at(1);
   SB_ASSERT_OK(f);
   auto w = (*bridge)->wait_for(*f);  // not submitted: the "GPU" is lost

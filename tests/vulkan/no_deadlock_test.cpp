@@ -132,7 +132,7 @@ TEST_F(VulkanNoDeadlockTest, OneThreadSubmitsGatedWorkTakesItsFenceThenSignals) 
   auto bridge = make_bridge();
   ASSERT_TRUE(bridge);
   std::uint64_t point = 0;  // one sw_sync / syncobj timeline for every combination
-  Timeline t = make_timeline("inputs");
+  Timeline t = make_core_timeline("inputs");
   for (const auto& options : stream_variants()) {
     auto stream = make_stream(options);
     ASSERT_TRUE(stream);
@@ -187,7 +187,7 @@ TEST_F(VulkanNoDeadlockTest, PipelineOfFramesReleasedAfterSubmission) {
                                (chained ? ", each released by the previous completion" : ", released in order");
       SCOPED_TRACE(what);
       step(what + ": submit " + std::to_string(frames) + " gated frames");
-      Timeline t = make_timeline("pipeline");
+      Timeline t = make_core_timeline("pipeline");
       if (base) SB_ASSERT_OK(t.signal_to(base));
       std::vector<Input> inputs;
       std::vector<Fence> done;

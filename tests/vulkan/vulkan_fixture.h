@@ -448,7 +448,7 @@ inline std::size_t thread_count() {
   return n;
 }
 
-inline Timeline make_timeline(std::string name = "test") {
+inline Timeline make_core_timeline(std::string name = "test") {
   auto t = Timeline::create({.name = std::move(name)});
   EXPECT_TRUE(t.ok());
   return std::move(t).value();
