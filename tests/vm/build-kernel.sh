@@ -274,6 +274,8 @@ cp "$build_dir/System.map" "$kernel_dir/System.map"
 cp "$build_dir/arch/x86/boot/bzImage" "$kernel_dir/bzImage.tmp"
 mv -f "$kernel_dir/bzImage.tmp" "$image"
 trap - ERR
+# Before the clean-up below: deleting the tree can take minutes on a busy disk.
+step "built $image in $((SECONDS - start)) s$( ((!incremental)) || echo " (incremental)")"
 
 if ((!patched)) && [[ -n $patched_dir && ! -f $patched_dir/bzImage ]]; then
     # Keep the tree for `build-kernel.sh --patched`, which deletes it.
@@ -288,5 +290,4 @@ else
         rm -rf "$stock_tree"
     fi
 fi
-step "built $image in $((SECONDS - start)) s$( ((!incremental)) || echo " (incremental)")"
 echo "$image"
