@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what syncbridge needs from Debian 12's own suites (no extra sources).
 #   scripts/install-deps.sh build   compilers, CMake, GoogleTest, Benchmark, libdrm, Vulkan, glslc
-#   scripts/install-deps.sh test    the above plus QEMU, the kernel source and patch for the VM tests
+#   scripts/install-deps.sh test    the above plus QEMU, the kernel source and patch for the VM tests,
+#                                   and clang-format for the format check
 set -euo pipefail
 
 what=${1:-test}
@@ -12,7 +13,7 @@ packages=(
   libegl1 python3
 )
 if [[ $what == test ]]; then
-  packages+=(qemu-system-x86 linux-source-6.12 flex bison bc libelf-dev libssl-dev xz-utils cpio patch)
+  packages+=(qemu-system-x86 linux-source-6.12 flex bison bc libelf-dev libssl-dev xz-utils cpio patch clang-format)
 elif [[ $what != build ]]; then
   echo "usage: $0 build|test" >&2
   exit 2

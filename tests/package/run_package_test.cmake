@@ -1,6 +1,12 @@
-# cmake -P script: install, configure + build the consumer, run it, then link it by pkg-config.
-file(REMOVE_RECURSE ${WORK_DIR})
-set(prefix ${WORK_DIR}/prefix)
+# cmake -P script: a user's view of the installed package, for both kinds of library. The
+# shared install is this build's (shared by default); the static one is a libraries-only build
+# of the same source with BUILD_SHARED_LIBS=OFF, kept under WORK_DIR so reruns are incremental.
+# For each install, from a scratch prefix: a C++ and a C consumer built with find_package, and
+# the same two linked through pkg-config (plain for the shared install, --static for the static
+# one), each run. Shared consumers must load libsyncbridge-*.so.0; static ones must not.
+set(shared_prefix ${WORK_DIR}/prefix-shared)
+set(static_prefix ${WORK_DIR}/prefix-static)
+file(REMOVE_RECURSE ${shared_prefix} ${static_prefix} ${WORK_DIR}/consumers)
 
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -10,28 +16,59 @@ function(run)
   set(last_output "${out}" PARENT_SCOPE)
 endfunction()
 
-run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix}
-    -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
-run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
-run(${WORK_DIR}/build/consumer)
-if(NOT last_output MATCHES "consumer: signaled")
-  message(FATAL_ERROR "consumer printed: ${last_output}")
-endif()
+# Runs a consumer binary and checks what it printed and which syncbridge libraries it loads.
+function(check_consumer exe kind)
+  run(${exe})
+  if(NOT last_output MATCHES "consumer: signaled")
+    message(FATAL_ERROR "${exe} printed: ${last_output}")
+  endif()
+  run(readelf -d ${exe})
+  if(kind STREQUAL "shared" AND NOT last_output MATCHES "libsyncbridge-[a-z]+\\.so\\.0")
+    message(FATAL_ERROR "${exe} does not load a shared libsyncbridge:\n${last_output}")
+  elseif(kind STREQUAL "static" AND last_output MATCHES "libsyncbridge")
+    message(FATAL_ERROR "${exe} loads libsyncbridge from a static install:\n${last_output}")
+  endif()
+endfunction()
+
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${shared_prefix})
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/static-build -G Ninja -DBUILD_SHARED_LIBS=OFF
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCBRIDGE_BUILD_TESTS=OFF -DSYNCBRIDGE_BUILD_SAMPLES=OFF
+    -DSYNCBRIDGE_BUILD_BENCHMARKS=OFF -DCMAKE_C_COMPILER=${C_COMPILER} -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/static-build)
+run(${CMAKE_COMMAND} --install ${WORK_DIR}/static-build --prefix ${static_prefix})
 
 find_program(PKG_CONFIG pkg-config REQUIRED)
-file(GLOB_RECURSE pc_files ${prefix}/*/syncbridge-core.pc)
-list(GET pc_files 0 pc_file)
-get_filename_component(pc_dir ${pc_file} DIRECTORY)
-set(ENV{PKG_CONFIG_PATH} ${pc_dir})
-run(${PKG_CONFIG} --cflags --libs --static syncbridge-core)
-string(STRIP "${last_output}" flags)
-separate_arguments(flags UNIX_COMMAND "${flags}")
-# Sanitizer builds need the same runtime at link time as the library was built with.
-separate_arguments(extra UNIX_COMMAND "$ENV{SYNCBRIDGE_PKGCONFIG_EXTRA_FLAGS}")
-run(${CXX_COMPILER} -std=c++20 ${CONSUMER_DIR}/main.cpp ${flags} ${extra} -o ${WORK_DIR}/consumer-pc)
-run(${WORK_DIR}/consumer-pc)
-if(NOT last_output MATCHES "consumer: signaled")
-  message(FATAL_ERROR "pkg-config consumer printed: ${last_output}")
-endif()
-message(STATUS "find_package and pkg-config consumers both built and ran")
+foreach(kind shared static)
+  set(prefix ${${kind}_prefix})
+  set(out ${WORK_DIR}/consumers/${kind})
+  run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${out}/cmake -DCMAKE_PREFIX_PATH=${prefix}
+      -DCMAKE_C_COMPILER=${C_COMPILER} -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
+  run(${CMAKE_COMMAND} --build ${out}/cmake)
+  check_consumer(${out}/cmake/consumer ${kind})
+  check_consumer(${out}/cmake/consumer-c ${kind})
+
+  file(GLOB_RECURSE pc_files ${prefix}/*/syncbridge-bridge.pc)
+  list(GET pc_files 0 pc_file)
+  get_filename_component(pc_dir ${pc_file} DIRECTORY)
+  get_filename_component(lib_dir ${pc_dir} DIRECTORY)
+  set(ENV{PKG_CONFIG_PATH} ${pc_dir})
+  set(static_flag "")
+  if(kind STREQUAL "static")
+    set(static_flag --static)
+  endif()
+  foreach(lang cxx c)
+    if(lang STREQUAL "cxx")
+      set(package syncbridge-core)
+      set(compile ${CXX_COMPILER} -std=c++20 ${CONSUMER_DIR}/main.cpp)
+    else()
+      set(package syncbridge-bridge)
+      set(compile ${C_COMPILER} -std=c11 -Wall -Wextra -Werror -pedantic ${CONSUMER_DIR}/main.c)
+    endif()
+    run(${PKG_CONFIG} --cflags --libs ${static_flag} ${package})
+    string(STRIP "${last_output}" flags)
+    separate_arguments(flags UNIX_COMMAND "${flags}")
+    run(${compile} ${flags} -Wl,-rpath,${lib_dir} -o ${out}/pkg-config-${lang})
+    check_consumer(${out}/pkg-config-${lang} ${kind})
+  endforeach()
+endforeach()
+message(STATUS "shared and static installs: C++ and C consumers built with find_package and pkg-config, all ran")

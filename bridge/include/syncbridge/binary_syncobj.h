@@ -11,6 +11,8 @@
 // Threads: const members may be called concurrently; the kernel serializes them.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <chrono>
 #include <cstdint>
 #include <utility>
@@ -35,7 +37,7 @@ enum class SyncobjWait : std::uint32_t {
 template <>
 inline constexpr bool enable_bitmask<SyncobjWait> = true;
 
-class BinarySyncobj {
+class SYNCBRIDGE_API BinarySyncobj {
  public:
   // Errc::unsupported without DrmCap::syncobj.
   [[nodiscard]] static Result<BinarySyncobj> create(const DrmDevice& device, bool signaled = false);

@@ -21,6 +21,8 @@
 // Threads: const members may be called concurrently (the kernel serializes the ioctls).
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -41,9 +43,9 @@ enum class DrmCap : std::uint32_t {
 template <>
 inline constexpr bool enable_bitmask<DrmCap> = true;  // |, &, ~, has(): see bitmask.h
 // "syncobj", "syncobj_timeline", "syncobj_eventfd" (one bit; "none" for none).
-std::string_view to_string(DrmCap cap) noexcept;
+SYNCBRIDGE_API std::string_view to_string(DrmCap cap) noexcept;
 
-struct DrmOpenOptions {
+struct SYNCBRIDGE_API DrmOpenOptions {
   // A node lacking any of these is skipped by open_render_node() and refused by open() and
   // borrow() with Errc::unsupported. The default is what timeline syncobjs need.
   DrmCap required = DrmCap::syncobj | DrmCap::syncobj_timeline;
@@ -54,7 +56,7 @@ struct DrmOpenOptions {
   std::string_view dir = "/dev/dri";
 };
 
-class DrmDevice {
+class SYNCBRIDGE_API DrmDevice {
  public:
   // Tries dir/renderD* in numeric order and keeps the first node with every required
   // capability. Errc::not_found (ENOENT) when dir has no render node at all; Errc::unsupported

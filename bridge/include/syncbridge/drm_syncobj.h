@@ -45,6 +45,8 @@
 // Threads: const members may be called concurrently; the kernel serializes them.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -62,12 +64,12 @@
 namespace syncbridge {
 
 // A handle and a point (0 for a binary syncobj), for multi-waits.
-struct SyncobjPoint {
+struct SYNCBRIDGE_API SyncobjPoint {
   std::uint32_t handle = 0;
   std::uint64_t point = 0;
 };
 
-class TimelineSyncobj {
+class SYNCBRIDGE_API TimelineSyncobj {
  public:
   // Errc::unsupported without DrmCap::syncobj_timeline.
   [[nodiscard]] static Result<TimelineSyncobj> create(const DrmDevice& device);
@@ -124,7 +126,7 @@ class TimelineSyncobj {
 // first to complete (WaitAnyResult::index). Handles are raw, so this also answers for a handle
 // that no object owns any more (Errc::not_found, ENOENT). An empty list is signaled (index 0),
 // as the kernel answers a wait on zero handles; Errc::invalid_argument for a negative timeout.
-[[nodiscard]] Result<WaitAnyResult> wait_syncobjs(const DrmDevice& device, std::span<const SyncobjPoint> points,
+[[nodiscard]] SYNCBRIDGE_API Result<WaitAnyResult> wait_syncobjs(const DrmDevice& device, std::span<const SyncobjPoint> points,
                                                   std::chrono::nanoseconds timeout,
                                                   SyncobjWait flags = SyncobjWait::none);
 

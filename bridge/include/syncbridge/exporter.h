@@ -39,6 +39,8 @@
 // lock, and may call back into the exporter.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cstdint>
 #include <string>
 
@@ -49,7 +51,7 @@
 
 namespace syncbridge {
 
-class Exporter {
+class SYNCBRIDGE_API Exporter {
  public:
   virtual ~Exporter() = default;
 

@@ -8,6 +8,8 @@
 // close-on-exec (MSG_CMSG_CLOEXEC); anything else that arrived with it is closed.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include "syncbridge/result.h"
 #include "syncbridge/unique_fd.h"
 
@@ -15,11 +17,11 @@ namespace syncbridge {
 
 // Sends fd over unix_socket (retrying EINTR, never raising SIGPIPE). EBADF for an empty fd,
 // ENOTSOCK when unix_socket is not a socket, EPIPE when the peer is gone...
-[[nodiscard]] Result<void> send_fd(int unix_socket, int fd);
+[[nodiscard]] SYNCBRIDGE_API Result<void> send_fd(int unix_socket, int fd);
 
 // Blocks until a message arrives on unix_socket and returns the fd it carried. Fails when the
 // peer closed the socket (ECONNRESET), when the message carried no fd (EBADMSG), or more than
 // one, or the control data was truncated (EMSGSIZE).
-[[nodiscard]] Result<UniqueFd> receive_fd(int unix_socket);
+[[nodiscard]] SYNCBRIDGE_API Result<UniqueFd> receive_fd(int unix_socket);
 
 }  // namespace syncbridge

@@ -8,6 +8,8 @@
 // Ownership: the probe opens and closes its own fds; it keeps none and takes none of yours.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -30,7 +32,7 @@ enum class SyncFeature : std::uint32_t {
 template <>
 inline constexpr bool enable_bitmask<SyncFeature> = true;  // |, &, has(): see bitmask.h
 
-struct SyncProbe {
+struct SYNCBRIDGE_API SyncProbe {
   SyncFeature features = SyncFeature::none;
   std::vector<std::string> notes;  // one line per feature missing or not probed: why
   bool has(SyncFeature f) const noexcept { return syncbridge::has(features, f); }
@@ -38,6 +40,6 @@ struct SyncProbe {
 };
 
 // Never fails: a failed step leaves its bit clear and adds a note.
-[[nodiscard]] SyncProbe probe_sync_features(std::string_view sw_sync_path = kSwSyncPath);
+[[nodiscard]] SYNCBRIDGE_API SyncProbe probe_sync_features(std::string_view sw_sync_path = kSwSyncPath);
 
 }  // namespace syncbridge

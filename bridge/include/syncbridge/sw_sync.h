@@ -36,6 +36,8 @@
 // be called concurrently, as the kernel serializes them.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -55,7 +57,7 @@ namespace syncbridge {
 inline constexpr std::string_view kSwSyncPath = "/sys/kernel/debug/sync/sw_sync";
 
 // One kernel sw_sync timeline (owns the debugfs fd; destroying it closes the timeline).
-class SwSyncTimeline {
+class SYNCBRIDGE_API SwSyncTimeline {
  public:
   // Errc::not_found when the file is missing (kernel without CONFIG_SW_SYNC, or debugfs not
   // mounted), Errc::permission_denied on EACCES/EPERM (debugfs is root-only on most systems).
@@ -85,7 +87,7 @@ class SwSyncTimeline {
 };
 
 // A core Timeline mirrored by a kernel sw_sync timeline; the contract is exporter.h's.
-class SwSyncExporter final : public Exporter {
+class SYNCBRIDGE_API SwSyncExporter final : public Exporter {
  public:
   // A wrap32 core timeline named name at initial, and a kernel timeline INCed to initial.
   // Errors as SwSyncTimeline::open; Errc::out_of_range for initial past 2^32-1.

@@ -25,6 +25,8 @@
 // Threads: const members may be called concurrently on one SyncFile.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -39,7 +41,7 @@
 namespace syncbridge {
 
 // One fence inside a sync_file, as SYNC_IOC_FILE_INFO reports it.
-struct SyncFenceInfo {
+struct SYNCBRIDGE_API SyncFenceInfo {
   std::string driver_name;    // "sw_sync", "virtio_gpu", "dma_fence_stub"...
   std::string timeline_name;  // the fence's timeline (the kernel's obj_name)
   FenceStatus status = FenceStatus::pending;
@@ -49,14 +51,14 @@ struct SyncFenceInfo {
 };
 
 // A snapshot of a sync_file; the file's status is read first, then its fences.
-struct SyncFileInfo {
+struct SYNCBRIDGE_API SyncFileInfo {
   std::string name;  // merge() name, or "<driver>-<timeline><context>-<seqno>"
   FenceStatus status = FenceStatus::pending;
   int error_errno = 0;  // positive errno when status is error
   std::vector<SyncFenceInfo> fences;
 };
 
-class SyncFile {
+class SYNCBRIDGE_API SyncFile {
  public:
   SyncFile() noexcept = default;  // empty: every call reports Errc::invalid_handle
   SyncFile(SyncFile&&) noexcept = default;

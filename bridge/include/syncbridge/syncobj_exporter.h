@@ -31,6 +31,8 @@
 // mutex across the signal ioctl); core callbacks and sync_file callbacks run outside it.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -52,7 +54,7 @@ namespace syncbridge {
 // (Errc::timeline_closed when the exporter closed first).
 using SyncFileReady = std::function<void(Result<SyncFile> sync_file)>;
 
-class SyncobjExporter final : public Exporter {
+class SYNCBRIDGE_API SyncobjExporter final : public Exporter {
  public:
   // A new timeline syncobj on device and a core timeline named name, both at initial.
   // Errc::unsupported without DrmCap::syncobj_timeline.

@@ -25,6 +25,8 @@
 // Threads: every member may be called concurrently, also from watcher callbacks.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -38,7 +40,7 @@
 
 namespace syncbridge {
 
-class SyncobjImporter {
+class SYNCBRIDGE_API SyncobjImporter {
  public:
   // The mirror starts at the syncobj's current value (one query). syncobj is borrowed for the
   // call only; the Watcher is the one whose thread (or loop) runs the watches.

@@ -36,6 +36,8 @@
 // Threads: every member may be called from any thread.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
@@ -58,11 +60,11 @@ struct VulkanSyncobjState;
 }  // namespace detail
 
 enum class VulkanWaitPath : std::uint8_t { sync_fd_import, syncobj_timeline, host_signal };
-const char* path_name(VulkanWaitPath path) noexcept;  // "sync_fd_import"...
+SYNCBRIDGE_API const char* path_name(VulkanWaitPath path) noexcept;  // "sync_fd_import"...
 
 // A DRM timeline syncobj imported as an OPAQUE_FD timeline semaphore (import_syncobj), waited at
 // any point. Copies share the semaphore, destroyed with the last copy and VulkanWait of it.
-class VulkanSyncobjTimeline {
+class SYNCBRIDGE_API VulkanSyncobjTimeline {
  public:
   VulkanSyncobjTimeline() noexcept = default;
   bool valid() const noexcept { return state_ != nullptr; }
@@ -74,7 +76,7 @@ class VulkanSyncobjTimeline {
 };
 
 // What one submission waits on. Move-only.
-class VulkanWait {
+class SYNCBRIDGE_API VulkanWait {
  public:
   VulkanWait() noexcept;
   VulkanWait(VulkanWait&&) noexcept;
@@ -103,7 +105,7 @@ class VulkanWait {
   VulkanWaitPath path_ = VulkanWaitPath::host_signal;
 };
 
-struct VulkanBridgeOptions {
+struct SYNCBRIDGE_API VulkanBridgeOptions {
   // Stage mask of the waits (VkSemaphoreSubmitInfo::stageMask).
   VkPipelineStageFlags2 wait_stage_mask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
   bool allow_sync_fd_import = true;  // false: a SyncFile input always takes host_signal
@@ -114,7 +116,7 @@ struct VulkanBridgeOptions {
   std::shared_ptr<Watcher> watcher = nullptr;
 };
 
-class VulkanBridge {
+class SYNCBRIDGE_API VulkanBridge {
  public:
   // Errc::unsupported when the device lacks timeline semaphores (every path needs them).
   [[nodiscard]] static Result<std::unique_ptr<VulkanBridge>> create(const VulkanDevice& device,

@@ -22,6 +22,8 @@
 // keeps nothing.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
@@ -58,12 +60,12 @@ constexpr VulkanCaps& operator|=(VulkanCaps& a, VulkanCaps b) noexcept { return 
 // true when every bit of `wanted` is in `caps`.
 constexpr bool has(VulkanCaps caps, VulkanCaps wanted) noexcept { return (caps & wanted) == wanted; }
 // "timeline_semaphore|synchronization2|sync_fd_semaphore_import" ("none" for none).
-std::string describe(VulkanCaps caps);
+SYNCBRIDGE_API std::string describe(VulkanCaps caps);
 // The name of one bit ("sync_fd_semaphore_import"); "" for none or several bits.
-const char* cap_name(VulkanCaps bit) noexcept;
+SYNCBRIDGE_API const char* cap_name(VulkanCaps bit) noexcept;
 
 // Import/export support of one external handle type, as the driver reports it.
-struct VulkanHandleSupport {
+struct SYNCBRIDGE_API VulkanHandleSupport {
   const char* handle_type = "";  // "SYNC_FD", "OPAQUE_FD"
   bool binary_import = false, binary_export = false;      // binary semaphore
   bool timeline_import = false, timeline_export = false;  // timeline semaphore
@@ -72,7 +74,7 @@ struct VulkanHandleSupport {
 
 // Everything the probe prints about one physical device, and what the bridge would get if the
 // device were created with vulkan_bridge_device_extensions() and its features.
-struct VulkanPhysicalDeviceReport {
+struct SYNCBRIDGE_API VulkanPhysicalDeviceReport {
   std::string device_name;
   VkPhysicalDeviceType device_type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
   std::uint32_t api_version = 0;    // VkPhysicalDeviceProperties::apiVersion
@@ -91,15 +93,15 @@ struct VulkanPhysicalDeviceReport {
 };
 
 // Probes one physical device (needs a Vulkan 1.1 instance: properties2, external queries).
-[[nodiscard]] Result<VulkanPhysicalDeviceReport> query_vulkan_physical_device(
+[[nodiscard]] SYNCBRIDGE_API Result<VulkanPhysicalDeviceReport> query_vulkan_physical_device(
     VkInstance instance, VkPhysicalDevice physical_device, PFN_vkGetInstanceProcAddr get_instance_proc_addr);
 // The device extensions the bridge can use on that device (those it offers, among
 // VK_KHR_external_semaphore_fd, VK_KHR_external_fence_fd, VK_KHR_synchronization2 for 1.2
 // devices, VK_KHR_timeline_semaphore for 1.1 devices, VK_EXT_calibrated_timestamps).
-std::vector<const char*> vulkan_bridge_device_extensions(const VulkanPhysicalDeviceReport& report);
+SYNCBRIDGE_API std::vector<const char*> vulkan_bridge_device_extensions(const VulkanPhysicalDeviceReport& report);
 // True for driver IDs of Mesa's drivers whose OPAQUE_FD semaphores are DRM syncobjs.
-bool vulkan_driver_uses_drm_syncobj(VkDriverId driver_id) noexcept;
-const char* vulkan_driver_id_name(VkDriverId driver_id) noexcept;  // "MESA_LLVMPIPE"
-std::string vulkan_version_string(std::uint32_t version);          // "1.3.230"
+SYNCBRIDGE_API bool vulkan_driver_uses_drm_syncobj(VkDriverId driver_id) noexcept;
+SYNCBRIDGE_API const char* vulkan_driver_id_name(VkDriverId driver_id) noexcept;  // "MESA_LLVMPIPE"
+SYNCBRIDGE_API std::string vulkan_version_string(std::uint32_t version);          // "1.3.230"
 
 }  // namespace syncbridge

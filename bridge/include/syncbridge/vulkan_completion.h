@@ -42,6 +42,8 @@
 // submit under the same lock).
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <vulkan/vulkan.h>
 
 #include <chrono>
@@ -68,10 +70,10 @@ struct PooledSemaphore;
 }  // namespace detail
 
 enum class VulkanCompletionPath : std::uint8_t { sync_fd_export, timeline_wait };
-const char* path_name(VulkanCompletionPath path) noexcept;  // "sync_fd_export"...
+SYNCBRIDGE_API const char* path_name(VulkanCompletionPath path) noexcept;  // "sync_fd_export"...
 
 // What one submission signals. Move-only.
-class VulkanSignal {
+class SYNCBRIDGE_API VulkanSignal {
  public:
   VulkanSignal() noexcept = default;
   VulkanSignal(VulkanSignal&&) noexcept;
@@ -99,7 +101,7 @@ class VulkanSignal {
   VulkanCompletionPath path_ = VulkanCompletionPath::timeline_wait;
 };
 
-struct VulkanCompletionStreamOptions {
+struct SYNCBRIDGE_API VulkanCompletionStreamOptions {
   std::string name = "vulkan-completions";  // the core Timeline's name
   bool allow_sync_fd_export = true;         // false: always timeline_wait
   VkPipelineStageFlags2 signal_stage_mask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
@@ -110,7 +112,7 @@ struct VulkanCompletionStreamOptions {
   std::shared_ptr<Watcher> watcher = nullptr;
 };
 
-class VulkanCompletionStream {
+class SYNCBRIDGE_API VulkanCompletionStream {
  public:
   [[nodiscard]] static Result<std::unique_ptr<VulkanCompletionStream>> create(
       const VulkanDevice& device, VulkanCompletionStreamOptions options = {});

@@ -16,6 +16,8 @@
 // Threads: the queue is externally synchronized (Vulkan's rule): submit under queue_mutex().
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
@@ -30,7 +32,7 @@
 
 namespace syncbridge {
 
-struct VulkanContextOptions {
+struct SYNCBRIDGE_API VulkanContextOptions {
   std::string application_name = "syncbridge";
   // Enable VK_LAYER_KHRONOS_validation. When the layer is missing: Errc::not_found, unless
   // validation_optional, which goes on without it (validation_enabled() says which).
@@ -50,7 +52,7 @@ struct VulkanContextOptions {
 };
 
 // One physical device as enumerated, for listings (--device help, the probe).
-struct VulkanDeviceChoice {
+struct SYNCBRIDGE_API VulkanDeviceChoice {
   std::uint32_t index = 0;
   VkPhysicalDevice physical_device = VK_NULL_HANDLE;
   VulkanPhysicalDeviceReport report;
@@ -58,7 +60,7 @@ struct VulkanDeviceChoice {
   std::string why_not;    // when not usable
 };
 
-class VulkanContext {
+class SYNCBRIDGE_API VulkanContext {
  public:
   [[nodiscard]] static Result<std::unique_ptr<VulkanContext>> create(PFN_vkGetInstanceProcAddr get_instance_proc_addr,
                                                                      VulkanContextOptions options = {});
@@ -121,6 +123,6 @@ class VulkanContext {
 
 // Lists the instance's physical devices without creating a device (for the probe). Creates and
 // destroys its own instance (no validation).
-[[nodiscard]] Result<std::vector<VulkanDeviceChoice>> list_vulkan_devices(PFN_vkGetInstanceProcAddr get_instance_proc_addr);
+[[nodiscard]] SYNCBRIDGE_API Result<std::vector<VulkanDeviceChoice>> list_vulkan_devices(PFN_vkGetInstanceProcAddr get_instance_proc_addr);
 
 }  // namespace syncbridge

@@ -16,6 +16,8 @@
 // Threads: a VulkanDevice is immutable after create(); share it freely.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <vulkan/vulkan.h>
 
 #include <span>
@@ -28,7 +30,7 @@ namespace syncbridge {
 
 // The entry points the bridge calls: nothing else is loaded. Device-level ones come from
 // vkGetDeviceProcAddr, so they skip the loader's trampoline.
-struct VulkanDispatch {
+struct SYNCBRIDGE_API VulkanDispatch {
   PFN_vkGetDeviceProcAddr get_device_proc_addr = nullptr;
   PFN_vkCreateSemaphore create_semaphore = nullptr;
   PFN_vkDestroySemaphore destroy_semaphore = nullptr;
@@ -44,7 +46,7 @@ struct VulkanDispatch {
 };
 
 // The application's device, as created: handles, loader and what it enabled.
-struct VulkanDeviceInfo {
+struct SYNCBRIDGE_API VulkanDeviceInfo {
   VkInstance instance = VK_NULL_HANDLE;
   VkPhysicalDevice physical_device = VK_NULL_HANDLE;
   VkDevice device = VK_NULL_HANDLE;
@@ -57,7 +59,7 @@ struct VulkanDeviceInfo {
   bool synchronization2_enabled = false;    // VkPhysicalDeviceVulkan13Features::synchronization2
 };
 
-class VulkanDevice {
+class SYNCBRIDGE_API VulkanDevice {
  public:
   // Loads the dispatch table and probes the capabilities. Errc::invalid_argument for missing
   // handles or loader; Errc::unsupported (naming what is missing) when the device lacks an
@@ -86,7 +88,7 @@ class VulkanDevice {
 };
 
 // Errc::vulkan with the VkResult and "<what> failed: VK_ERROR_DEVICE_LOST".
-Error vulkan_error(VkResult result, const std::string& what);
-const char* vk_result_name(VkResult result) noexcept;
+SYNCBRIDGE_API Error vulkan_error(VkResult result, const std::string& what);
+SYNCBRIDGE_API const char* vk_result_name(VkResult result) noexcept;
 
 }  // namespace syncbridge

@@ -11,6 +11,8 @@
 // through its vkGetInstanceProcAddr must be destroyed before it is.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <vulkan/vulkan.h>
 
 #include <string>
@@ -19,7 +21,7 @@
 
 namespace syncbridge {
 
-class VulkanLoader {
+class SYNCBRIDGE_API VulkanLoader {
  public:
   // Opens `library` (default "libvulkan.so.1", searched as dlopen() does: LD_LIBRARY_PATH,
   // the ld.so cache, /usr/lib...). Errc::not_found with dlerror()'s text when it cannot.

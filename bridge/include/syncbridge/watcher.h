@@ -46,6 +46,8 @@
 // Threads: every member may be called from any thread; Watcher moves but never copies.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -68,7 +70,7 @@ struct WatcherAccess;  // how SyncobjImporter holds on to the core, not to this 
 using WatchCallback = std::function<void(const Result<void>& outcome)>;
 
 // Names one watch; the generation in the upper half makes a stale id harmless.
-struct WatchId {
+struct SYNCBRIDGE_API WatchId {
   std::uint64_t value = 0;  // 0: none
   explicit operator bool() const noexcept { return value != 0; }
   friend bool operator==(WatchId a, WatchId b) noexcept { return a.value == b.value; }
@@ -76,13 +78,13 @@ struct WatchId {
 
 enum class WatcherMode : std::uint8_t { own_thread, caller_loop };
 
-struct WatcherStats {
+struct SYNCBRIDGE_API WatcherStats {
   std::size_t watches = 0;           // armed now
   std::size_t syncobj_fallback = 0;  // of them, syncobj points served by the helper thread
   std::uint64_t fired = 0;           // callbacks run since creation
 };
 
-class Watcher {
+class SYNCBRIDGE_API Watcher {
  public:
   [[nodiscard]] static Result<Watcher> create(WatcherMode mode = WatcherMode::own_thread);
 
@@ -120,6 +122,6 @@ class Watcher {
 // A WatchCallback that moves timeline to point (a point it already passed is fine) when the
 // watch fires, and closes the timeline when the watch reports an error (its pending fences
 // complete with ENOENT). timeline must outlive the watch.
-WatchCallback signal_timeline(Timeline& timeline, std::uint64_t point);
+SYNCBRIDGE_API WatchCallback signal_timeline(Timeline& timeline, std::uint64_t point);
 
 }  // namespace syncbridge

@@ -16,6 +16,8 @@
 // is like a shared_ptr: do not assign to one handle from two threads at once.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -46,7 +48,7 @@ class Fence;
 // callback; when the callback is running on another thread at that moment, cancel() waits for
 // it to return (it never waits when called from inside the callback itself). detach() lets the
 // callback run whenever the fence completes, with nobody holding the registration.
-class [[nodiscard]] CallbackRegistration {
+class [[nodiscard]] SYNCBRIDGE_API CallbackRegistration {
  public:
   CallbackRegistration() noexcept = default;
   CallbackRegistration(CallbackRegistration&& other) noexcept;
@@ -67,7 +69,7 @@ class [[nodiscard]] CallbackRegistration {
   detail::CallbackNode* node_ = nullptr;
 };
 
-class Fence {
+class SYNCBRIDGE_API Fence {
  public:
   using Callback = std::function<void(const Fence&)>;
 

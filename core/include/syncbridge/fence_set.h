@@ -5,6 +5,8 @@
 // error when any fence completed with an error. A FenceSet holds references to its fences.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -14,12 +16,12 @@
 
 namespace syncbridge {
 
-struct WaitAnyResult {
+struct SYNCBRIDGE_API WaitAnyResult {
   WaitStatus status;   // signaled: index names a completed fence
   std::size_t index;   // into fences(); meaningless on timed_out
 };
 
-class FenceSet {
+class SYNCBRIDGE_API FenceSet {
  public:
   FenceSet() = default;
 

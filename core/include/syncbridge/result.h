@@ -11,6 +11,8 @@
 // Result is [[nodiscard]]: ignoring a failure has to be written out (`(void)`).
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -38,10 +40,10 @@ enum class Errc : int {
   vulkan,                // a VkResult error
 };
 
-const std::error_category& error_category() noexcept;
+SYNCBRIDGE_API const std::error_category& error_category() noexcept;
 inline std::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
-class Error {
+class SYNCBRIDGE_API Error {
  public:
   Error(Errc code, int sys_errno, std::string message, std::int32_t vk_result = 0)
       : code_(code), errno_(sys_errno), vk_result_(vk_result), message_(std::move(message)) {}
@@ -66,8 +68,8 @@ class Error {
 };
 
 namespace detail {
-[[noreturn]] void die_on_unchecked_error(const Error& e) noexcept;
-[[noreturn]] void die_on_value_of_error() noexcept;
+[[noreturn]] SYNCBRIDGE_API void die_on_unchecked_error(const Error& e) noexcept;
+[[noreturn]] SYNCBRIDGE_API void die_on_value_of_error() noexcept;
 }  // namespace detail
 
 template <class T>

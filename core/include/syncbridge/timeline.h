@@ -22,6 +22,8 @@
 // Threads: every member may be called concurrently from any thread, callbacks included.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -37,13 +39,13 @@ namespace detail {
 struct TimelineState;
 }
 
-struct TimelineOptions {
+struct SYNCBRIDGE_API TimelineOptions {
   std::string name = "syncbridge";
   bool wrap32 = false;             // u32 seqnos with wrap-around, as sw_sync
   std::uint64_t initial_value = 0; // < 2^32 in wrap32 mode
 };
 
-class Timeline {
+class SYNCBRIDGE_API Timeline {
  public:
   [[nodiscard]] static Result<Timeline> create(TimelineOptions options = {});
 

@@ -6,13 +6,15 @@
 // fd that you now own. dup() is explicit and fallible.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <utility>
 
 #include "syncbridge/result.h"
 
 namespace syncbridge {
 
-class UniqueFd {
+class SYNCBRIDGE_API UniqueFd {
  public:
   UniqueFd() noexcept = default;
   explicit UniqueFd(int fd) noexcept : fd_(fd) {}  // takes ownership of fd (-1 for none)

@@ -11,13 +11,7 @@
 
 #include <stdint.h>
 
-#if defined(SYNCBRIDGE_STATIC_DEFINE)
-#define SYNCBRIDGE_API
-#elif defined(__GNUC__)
-#define SYNCBRIDGE_API __attribute__((visibility("default")))
-#else
-#define SYNCBRIDGE_API
-#endif
+#include "syncbridge/export.h"
 
 #ifdef __cplusplus
 extern "C" {
