@@ -166,7 +166,8 @@ Result<DrmDevice> DrmDevice::open_render_node(DrmOpenOptions options) {
     if (syncbridge::has(options.required, c)) wanted += (wanted.empty() ? "" : " and ") + kernel_name(c);
   if (wanted.empty()) wanted = "any capability";
   if (nodes.empty())
-    return Error(Errc::not_found, ENOENT, "no DRM render node with " + wanted + " under " + dir + ": it has no renderD* node");
+    return Error(Errc::not_found, ENOENT,
+                 "no DRM render node with " + wanted + " under " + dir + ": it has no renderD* node");
   std::sort(nodes.begin(), nodes.end(),
             [](const std::string& a, const std::string& b) { return node_number(a) < node_number(b); });
 
@@ -186,7 +187,8 @@ Result<DrmDevice> DrmDevice::open_render_node(DrmOpenOptions options) {
   if (all_denied && first_denied)
     return Error(Errc::permission_denied, first_denied->sys_errno(),
                  "no DRM render node under " + dir + " could be opened: " + tried);
-  return Error(Errc::unsupported, EOPNOTSUPP, "no DRM render node with " + wanted + " under " + dir + " (" + tried + ")");
+  return Error(Errc::unsupported, EOPNOTSUPP,
+               "no DRM render node with " + wanted + " under " + dir + " (" + tried + ")");
 }
 
 std::string DrmDevice::describe() const {

@@ -35,8 +35,8 @@ struct sb_drm_syncobj_eventfd {
 static_assert(sizeof(sb_drm_syncobj_eventfd) == 24 && offsetof(sb_drm_syncobj_eventfd, point) == 8 &&
               offsetof(sb_drm_syncobj_eventfd, fd) == 16);
 // DRM_IOWR(0xCF, struct drm_syncobj_eventfd); the macro's own casts stay in this constant.
-constexpr unsigned long kIoctlSyncobjEventfd = _IOC(_IOC_READ | _IOC_WRITE, DRM_IOCTL_BASE, 0xCF,
-                                                    sizeof(sb_drm_syncobj_eventfd));
+constexpr unsigned long kIoctlSyncobjEventfd =
+    _IOC(_IOC_READ | _IOC_WRITE, DRM_IOCTL_BASE, 0xCF, sizeof(sb_drm_syncobj_eventfd));
 #ifdef DRM_IOCTL_SYNCOBJ_EVENTFD
 static_assert(kIoctlSyncobjEventfd == DRM_IOCTL_SYNCOBJ_EVENTFD);
 #endif
@@ -65,7 +65,8 @@ std::uint64_t* mutable_points(std::span<const std::uint64_t> points) {
 
 Result<std::uint64_t> get_cap(int fd, std::uint64_t cap, const char* cap_name) {
   std::uint64_t value = 0;
-  if (drmGetCap(fd, cap, &value) != 0) return errno_error(std::string("drmGetCap(") + cap_name + ") on DRM fd " + std::to_string(fd));
+  if (drmGetCap(fd, cap, &value) != 0)
+    return errno_error(std::string("drmGetCap(") + cap_name + ") on DRM fd " + std::to_string(fd));
   return value;
 }
 
@@ -75,7 +76,8 @@ Result<std::string> driver_name(int fd) {
   if (!version) {
     const int err = errno != 0 ? errno : ENOTTY;
     if (err == ENOTTY || err == EINVAL)
-      return Error(Errc::unsupported, err, "fd " + std::to_string(fd) + " is not a DRM device (drmGetVersion refused it)");
+      return Error(Errc::unsupported, err,
+                   "fd " + std::to_string(fd) + " is not a DRM device (drmGetVersion refused it)");
     return Error::from_errno(err, what("drmGetVersion", fd) + " failed");
   }
   std::string name(version->name ? version->name : "", version->name ? static_cast<std::size_t>(version->name_len) : 0);
@@ -122,9 +124,8 @@ Result<UniqueFd> syncobj_export_sync_file(int fd, std::uint32_t handle) {
   return UniqueFd(out);
 }
 
-Result<WaitOutcome> syncobj_wait(int fd, std::span<const std::uint32_t> handles,
-                                 std::span<const std::uint64_t> points, std::int64_t abs_timeout_ns,
-                                 std::uint32_t flags) {
+Result<WaitOutcome> syncobj_wait(int fd, std::span<const std::uint32_t> handles, std::span<const std::uint64_t> points,
+                                 std::int64_t abs_timeout_ns, std::uint32_t flags) {
   std::uint32_t first = 0;
   int r;
   const char* call;

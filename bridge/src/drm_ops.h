@@ -56,8 +56,8 @@ struct WaitOutcome {
   std::uint32_t first_signaled;
 };
 [[nodiscard]] Result<WaitOutcome> syncobj_wait(int fd, std::span<const std::uint32_t> handles,
-                                               std::span<const std::uint64_t> points,
-                                               std::int64_t abs_timeout_ns, std::uint32_t flags);
+                                               std::span<const std::uint64_t> points, std::int64_t abs_timeout_ns,
+                                               std::uint32_t flags);
 
 [[nodiscard]] Result<void> syncobj_reset(int fd, std::span<const std::uint32_t> handles);
 [[nodiscard]] Result<void> syncobj_signal(int fd, std::span<const std::uint32_t> handles);
@@ -67,11 +67,10 @@ struct WaitOutcome {
                                          std::span<std::uint64_t> points, std::uint32_t flags);
 // dst_point 0: dst is binary (its fence is replaced); src_point 0 on a binary src.
 [[nodiscard]] Result<void> syncobj_transfer(int fd, std::uint32_t dst_handle, std::uint64_t dst_point,
-                                            std::uint32_t src_handle, std::uint64_t src_point,
-                                            std::uint32_t flags);
+                                            std::uint32_t src_handle, std::uint64_t src_point, std::uint32_t flags);
 // DRM_IOCTL_SYNCOBJ_EVENTFD. flags: 0 (signaled) or kWaitAvailable.
-[[nodiscard]] Result<void> syncobj_eventfd(int fd, std::uint32_t handle, std::uint64_t point,
-                                           int event_fd, std::uint32_t flags);
+[[nodiscard]] Result<void> syncobj_eventfd(int fd, std::uint32_t handle, std::uint64_t point, int event_fd,
+                                           std::uint32_t flags);
 // The raw errno of DRM_IOCTL_SYNCOBJ_EVENTFD on handle 0 (never a syncobj): ENOENT where the
 // ioctl exists; ENOTTY/EINVAL where it does not; EOPNOTSUPP without timeline syncobjs.
 int probe_syncobj_eventfd(int fd) noexcept;

@@ -34,7 +34,8 @@ std::optional<Error> check(const detail::SyncobjHandle& h, DrmCap cap, const cha
   return std::nullopt;
 }
 
-Result<detail::SyncobjHandle> create_handle(const DrmDevice& device, DrmCap cap, std::uint32_t flags, const char* what) {
+Result<detail::SyncobjHandle> create_handle(const DrmDevice& device, DrmCap cap, std::uint32_t flags,
+                                            const char* what) {
   if (auto ok = device.require(cap, what); !ok) return std::move(ok).error();
   auto h = drm::syncobj_create(device.fd(), flags);
   if (!h) return std::move(h).error();

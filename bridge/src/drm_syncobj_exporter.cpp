@@ -22,7 +22,7 @@ struct SyncobjExporter::State {
   mutable std::mutex mu;
   std::uint64_t value = 0;  // the syncobj's, under mu
   bool closed = false;
-  detail::MirrorCloseGate close_gate;  // under mu
+  detail::MirrorCloseGate close_gate;                    // under mu
   std::multimap<std::uint64_t, SyncFileReady> requests;  // by point, under mu
 
   using Ready = std::vector<std::pair<std::uint64_t, SyncFileReady>>;
@@ -93,7 +93,9 @@ SyncobjExporter& SyncobjExporter::operator=(SyncobjExporter&& other) noexcept {
 SyncobjExporter::~SyncobjExporter() { close(); }
 
 namespace {
-Error empty_error(const char* what) { return Error(Errc::invalid_handle, EBADF, std::string(what) + " on an empty SyncobjExporter"); }
+Error empty_error(const char* what) {
+  return Error(Errc::invalid_handle, EBADF, std::string(what) + " on an empty SyncobjExporter");
+}
 }  // namespace
 
 Result<SyncobjExporter> SyncobjExporter::create(const DrmDevice& device, std::string name, std::uint64_t initial) {

@@ -42,8 +42,10 @@ struct SyncobjImporter::State {
       if (!outcome) closed = true;
     }
     remove_watches(redundant);
-    if (outcome) (void)mirror.signal_to(point);  // backwards: already there
-    else mirror.close(outcome.error().sys_errno() > 0 ? outcome.error().sys_errno() : EIO);
+    if (outcome)
+      (void)mirror.signal_to(point);  // backwards: already there
+    else
+      mirror.close(outcome.error().sys_errno() > 0 ? outcome.error().sys_errno() : EIO);
   }
 };
 
@@ -98,8 +100,10 @@ Result<Fence> SyncobjImporter::fence_at(std::uint64_t point) {
       if (it != state_->watches.end() && !it->second) state_->watches.erase(it);
       return std::move(id).error();
     }
-    if (it != state_->watches.end()) it->second = *id;
-    else drop = state_->closed;  // gone: fired already (spent id), or close() ran meanwhile
+    if (it != state_->watches.end())
+      it->second = *id;
+    else
+      drop = state_->closed;  // gone: fired already (spent id), or close() ran meanwhile
   }
   if (drop) (void)core->remove(id->value);
   return fence;

@@ -38,7 +38,8 @@ Result<void> send_fd(int unix_socket, int fd) {
     n = ::sendmsg(unix_socket, &msg, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   if (n < 0)
-    return Error::from_errno(errno, "sendmsg of fd " + std::to_string(fd) + " over " + sock_text(unix_socket) + " failed");
+    return Error::from_errno(errno,
+                             "sendmsg of fd " + std::to_string(fd) + " over " + sock_text(unix_socket) + " failed");
   return {};
 }
 
@@ -72,8 +73,9 @@ Result<UniqueFd> receive_fd(int unix_socket) {
     }
   }
   if (msg.msg_flags & MSG_CTRUNC)
-    return Error(Errc::system, EMSGSIZE,
-                 "recvmsg on " + sock_text(unix_socket) + ": control data truncated (more fds than expected were sent)");
+    return Error(
+        Errc::system, EMSGSIZE,
+        "recvmsg on " + sock_text(unix_socket) + ": control data truncated (more fds than expected were sent)");
   if (count == 0) {
     if (n == 0)
       return Error(Errc::system, ECONNRESET, sock_text(unix_socket) + " was closed by its peer before an fd arrived");

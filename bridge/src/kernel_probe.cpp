@@ -5,9 +5,7 @@
 namespace syncbridge {
 
 std::string SyncProbe::describe() const {
-  auto line = [&](const char* what, SyncFeature f) {
-    return std::string(what) + (has(f) ? ": yes\n" : ": no\n");
-  };
+  auto line = [&](const char* what, SyncFeature f) { return std::string(what) + (has(f) ? ": yes\n" : ": no\n"); };
   std::string out = line("sw_sync", SyncFeature::sw_sync) +
                     line("sync_file SYNC_IOC_SET_DEADLINE", SyncFeature::sync_file_set_deadline) +
                     line("sw_sync SW_SYNC_IOC_GET_DEADLINE", SyncFeature::sw_sync_get_deadline);
@@ -34,12 +32,16 @@ SyncProbe probe_sync_features(std::string_view sw_sync_path) {
   probe.features |= SyncFeature::sw_sync;
 
   auto set = fence->set_deadline(std::chrono::steady_clock::now() + std::chrono::seconds(1));
-  if (set) probe.features |= SyncFeature::sync_file_set_deadline;
-  else probe.notes.push_back("SYNC_IOC_SET_DEADLINE: " + set.error().describe());
+  if (set)
+    probe.features |= SyncFeature::sync_file_set_deadline;
+  else
+    probe.notes.push_back("SYNC_IOC_SET_DEADLINE: " + set.error().describe());
 
   auto get = timeline->get_deadline(*fence);
-  if (get) probe.features |= SyncFeature::sw_sync_get_deadline;
-  else probe.notes.push_back("SW_SYNC_IOC_GET_DEADLINE: " + get.error().describe());
+  if (get)
+    probe.features |= SyncFeature::sw_sync_get_deadline;
+  else
+    probe.notes.push_back("SW_SYNC_IOC_GET_DEADLINE: " + get.error().describe());
   return probe;
 }
 

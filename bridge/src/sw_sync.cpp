@@ -24,12 +24,14 @@ Result<UniqueFd> open_sw_sync(std::string_view path) {
   const int err = errno;
   if (err == ENOENT || err == ENOTDIR)
     return Error(Errc::not_found, err,
-                 "no " + p + ": load a kernel built with CONFIG_SW_SYNC and mount debugfs "
-                 "(mount -t debugfs debugfs /sys/kernel/debug)");
+                 "no " + p +
+                     ": load a kernel built with CONFIG_SW_SYNC and mount debugfs "
+                     "(mount -t debugfs debugfs /sys/kernel/debug)");
   if (err == EACCES || err == EPERM)
     return Error(Errc::permission_denied, err,
-                 "cannot open " + p + ": permission denied (debugfs is usually root-only: run as root "
-                 "or give this user access to debugfs)");
+                 "cannot open " + p +
+                     ": permission denied (debugfs is usually root-only: run as root "
+                     "or give this user access to debugfs)");
   return Error::from_errno(err, "open " + p + " failed");
 }
 
@@ -50,8 +52,8 @@ Error create_fence_error(int err, int timeline_fd, std::uint32_t value) {
   if (err == ENOTTY)
     return Error(Errc::unsupported, err,
                  "SW_SYNC_IOC_CREATE_FENCE on fd " + std::to_string(timeline_fd) + ": not a sw_sync timeline");
-  return Error::from_errno(err, "SW_SYNC_IOC_CREATE_FENCE(" + std::to_string(value) + ") on fd " +
-                                    std::to_string(timeline_fd) + " failed");
+  return Error::from_errno(
+      err, "SW_SYNC_IOC_CREATE_FENCE(" + std::to_string(value) + ") on fd " + std::to_string(timeline_fd) + " failed");
 }
 
 Result<void> inc_timeline(int timeline_fd, std::uint32_t n) {
@@ -59,9 +61,10 @@ Result<void> inc_timeline(int timeline_fd, std::uint32_t n) {
   if (sb_ioctl(timeline_fd, kSwSyncIocInc, &arg) == 0) return {};
   const int err = errno;
   if (err == ENOTTY)
-    return Error(Errc::unsupported, err, "SW_SYNC_IOC_INC on fd " + std::to_string(timeline_fd) + ": not a sw_sync timeline");
-  return Error::from_errno(err, "SW_SYNC_IOC_INC(" + std::to_string(n) + ") on fd " + std::to_string(timeline_fd) +
-                                    " failed");
+    return Error(Errc::unsupported, err,
+                 "SW_SYNC_IOC_INC on fd " + std::to_string(timeline_fd) + ": not a sw_sync timeline");
+  return Error::from_errno(
+      err, "SW_SYNC_IOC_INC(" + std::to_string(n) + ") on fd " + std::to_string(timeline_fd) + " failed");
 }
 
 Result<std::optional<std::int64_t>> read_deadline_ns(int timeline_fd, int fence_fd) {
@@ -113,12 +116,14 @@ Error empty_timeline_error(const char* what) {
   return Error(Errc::invalid_handle, EBADF, std::string("SwSyncTimeline::") + what + " on an empty SwSyncTimeline");
 }
 Error empty_exporter_error(const char* what) {
-  return Error(Errc::invalid_handle, EBADF, std::string("SwSyncExporter::") + what + " on an empty or moved-from exporter");
+  return Error(Errc::invalid_handle, EBADF,
+               std::string("SwSyncExporter::") + what + " on an empty or moved-from exporter");
 }
 // What a u32 sw_sync timeline cannot hold (exporter.h: points and steps are u64 on both backends).
 Error beyond_u32(const char* what, std::uint64_t v, const std::string& exporter) {
-  return Error(Errc::out_of_range, ERANGE,
-               std::string(what) + " " + std::to_string(v) + " is beyond the u32 range of sw_sync exporter '" + exporter + "'");
+  return Error(
+      Errc::out_of_range, ERANGE,
+      std::string(what) + " " + std::to_string(v) + " is beyond the u32 range of sw_sync exporter '" + exporter + "'");
 }
 }  // namespace
 

@@ -114,8 +114,7 @@ Result<SyncFile> SyncFile::adopt(UniqueFd fd) {
   if (sb_ioctl(fd.get(), kSyncIocFileInfo, &info) < 0) {
     const int err = errno;
     // fd is closed when this returns: adopt consumes it either way.
-    return Error(Errc::invalid_handle, err,
-                 fd_text(fd.get()) + " is not a sync_file (SYNC_IOC_FILE_INFO refused it)");
+    return Error(Errc::invalid_handle, err, fd_text(fd.get()) + " is not a sync_file (SYNC_IOC_FILE_INFO refused it)");
   }
   return SyncFile(std::move(fd));
 }
@@ -180,8 +179,8 @@ Result<SyncFileInfo> SyncFile::info() const {
   query.num_fences = header->num_fences;
   query.sync_fence_info = static_cast<__u64>(reinterpret_cast<std::uintptr_t>(fences.data()));
   if (sb_ioctl(fd, kSyncIocFileInfo, &query) < 0)
-    return Error::from_errno(errno, "SYNC_IOC_FILE_INFO (" + std::to_string(header->num_fences) +
-                                        " fences) on " + fd_text(fd) + " failed");
+    return Error::from_errno(
+        errno, "SYNC_IOC_FILE_INFO (" + std::to_string(header->num_fences) + " fences) on " + fd_text(fd) + " failed");
   fences.resize(std::min<std::size_t>(fences.size(), query.num_fences));
   out.fences.reserve(fences.size());
   for (const sync_fence_info& f : fences) {

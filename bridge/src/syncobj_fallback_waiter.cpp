@@ -112,8 +112,10 @@ void FallbackWaiter::collect_done(int fd, const Snapshot& snap, Done& done) {
       // One of them is broken (destroyed handle, closed fd): find which, one at a time.
       for (std::size_t i = 0; i < h.size(); ++i) {
         auto one = drm::syncobj_wait(fd, {&h[i], 1}, {&p[i], 1}, 0, drm::kWaitForSubmit);
-        if (!one) done.emplace_back(id[i], one.error().sys_errno() != 0 ? one.error().sys_errno() : EIO);
-        else if (one->status == WaitStatus::signaled) done.emplace_back(id[i], 0);
+        if (!one)
+          done.emplace_back(id[i], one.error().sys_errno() != 0 ? one.error().sys_errno() : EIO);
+        else if (one->status == WaitStatus::signaled)
+          done.emplace_back(id[i], 0);
       }
       return;
     }

@@ -37,8 +37,13 @@ struct VulkanSyncobjState {
 // callback that runs late finds it alive, and shut down.
 struct VulkanBridgeCore : std::enable_shared_from_this<VulkanBridgeCore> {
   VulkanBridgeCore(const VulkanDevice& dev, VulkanBridgeOptions opts)
-      : device(dev), d(dev.dispatch()), vk(dev.device()), options(std::move(opts)),
-        host_slots(d, vk, {.timeline = true}), binaries(d, vk, {.timeline = false}), watch(options.watcher) {}
+      : device(dev),
+        d(dev.dispatch()),
+        vk(dev.device()),
+        options(std::move(opts)),
+        host_slots(d, vk, {.timeline = true}),
+        binaries(d, vk, {.timeline = false}),
+        watch(options.watcher) {}
 
   const VulkanDevice device;
   const VulkanDispatch d;
@@ -334,9 +339,7 @@ bool VulkanWait::released() const noexcept {
   return state_->released.load(std::memory_order_acquire);
 }
 
-VkSemaphore VulkanSyncobjTimeline::semaphore() const noexcept {
-  return state_ ? state_->semaphore : VK_NULL_HANDLE;
-}
+VkSemaphore VulkanSyncobjTimeline::semaphore() const noexcept { return state_ ? state_->semaphore : VK_NULL_HANDLE; }
 
 // ---- VulkanBridge
 
@@ -417,9 +420,8 @@ Result<VulkanWait> VulkanBridge::wait_for(SyncFile&& sync_file) {
     if (imported->valid()) return std::move(*imported);
     // Refused by the driver: host_signal below still works.
   }
-  return c.host_wait_via_watcher([&file](Watcher& w, WatchCallback cb) {
-    return w.watch_sync_file(std::move(file), std::move(cb));
-  });
+  return c.host_wait_via_watcher(
+      [&file](Watcher& w, WatchCallback cb) { return w.watch_sync_file(std::move(file), std::move(cb)); });
 }
 
 Result<VulkanWait> VulkanBridge::wait_for(const TimelineSyncobj& syncobj, std::uint64_t point) {
@@ -439,9 +441,8 @@ Result<VulkanWait> VulkanBridge::wait_for(const TimelineSyncobj& syncobj, std::u
       return std::move(file).error();
     }
   }
-  return c.host_wait_via_watcher([&](Watcher& w, WatchCallback cb) {
-    return w.watch_syncobj(syncobj, point, std::move(cb));
-  });
+  return c.host_wait_via_watcher(
+      [&](Watcher& w, WatchCallback cb) { return w.watch_syncobj(syncobj, point, std::move(cb)); });
 }
 
 Result<VulkanSyncobjTimeline> VulkanBridge::import_syncobj(UniqueFd syncobj_fd) {
@@ -460,7 +461,8 @@ Result<VulkanSyncobjTimeline> VulkanBridge::import_syncobj(UniqueFd syncobj_fd) 
 
 Result<VulkanWait> VulkanBridge::wait_for(const VulkanSyncobjTimeline& syncobj, std::uint64_t point) {
   auto& c = *core_;
-  if (!syncobj.valid()) return Error(Errc::invalid_handle, EBADF, "VulkanBridge::wait_for: empty VulkanSyncobjTimeline");
+  if (!syncobj.valid())
+    return Error(Errc::invalid_handle, EBADF, "VulkanBridge::wait_for: empty VulkanSyncobjTimeline");
   if (auto open = c.check_open("VulkanBridge::wait_for"); !open) return std::move(open).error();
   auto state = std::make_shared<detail::VulkanWaitState>();
   state->core = core_;

@@ -90,8 +90,8 @@ Result<std::vector<VkExtensionProperties>> query_extensions(const Queries& q, Vk
 // VkPhysicalDeviceDriverProperties (1.2 core or VK_KHR_driver_properties).
 void query_driver(const Queries& q, VkPhysicalDevice pd, const std::vector<VkExtensionProperties>& exts,
                   VulkanPhysicalDeviceReport& r) {
-  const bool has_driver_props = VK_API_VERSION_MINOR(r.api_version) >= 2 ||
-                                has_extension(exts, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
+  const bool has_driver_props =
+      VK_API_VERSION_MINOR(r.api_version) >= 2 || has_extension(exts, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
   VkPhysicalDeviceDriverProperties driver{};
   driver.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES;
   VkPhysicalDeviceProperties2 props2{};
@@ -119,8 +119,14 @@ void query_features(const Queries& q, VkPhysicalDevice pd, const std::vector<VkE
   VkPhysicalDeviceFeatures2 feats2{};
   feats2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
   void** tail = &feats2.pNext;
-  if (can_timeline) { *tail = &timeline; tail = &timeline.pNext; }
-  if (can_sync2) { *tail = &sync2; tail = &sync2.pNext; }
+  if (can_timeline) {
+    *tail = &timeline;
+    tail = &timeline.pNext;
+  }
+  if (can_sync2) {
+    *tail = &sync2;
+    tail = &sync2.pNext;
+  }
   q.get_feats2(pd, &feats2);
   r.timeline_semaphore_feature = can_timeline && timeline.timelineSemaphore;
   r.synchronization2_feature = can_sync2 && sync2.synchronization2;
@@ -179,7 +185,8 @@ VulkanCaps caps_of(const VulkanPhysicalDeviceReport& r) {
   if (sync_fd.fence_export) caps |= VulkanCaps::sync_fd_fence_export;
   if (opaque.timeline_import) caps |= VulkanCaps::opaque_fd_timeline_import;
   if (opaque.timeline_export) caps |= VulkanCaps::opaque_fd_timeline_export;
-  if (opaque.timeline_import && vulkan_driver_uses_drm_syncobj(r.driver_id)) caps |= VulkanCaps::opaque_fd_maybe_syncobj;
+  if (opaque.timeline_import && vulkan_driver_uses_drm_syncobj(r.driver_id))
+    caps |= VulkanCaps::opaque_fd_maybe_syncobj;
   if (r.has_calibrated_timestamps) caps |= VulkanCaps::calibrated_timestamps;
   return caps;
 }
@@ -215,8 +222,7 @@ bool vulkan_driver_uses_drm_syncobj(VkDriverId id) noexcept {
     case VK_DRIVER_ID_MESA_V3DV:
     case VK_DRIVER_ID_MESA_PANVK:
     case VK_DRIVER_ID_MESA_NVK:
-    case VK_DRIVER_ID_IMAGINATION_OPEN_SOURCE_MESA:
-      return true;
+    case VK_DRIVER_ID_IMAGINATION_OPEN_SOURCE_MESA: return true;
     default:  // lavapipe (no DRM device), venus (virtualised), dozen, and every non-Mesa driver
       return false;
   }

@@ -21,8 +21,12 @@ namespace detail {
 thread_local const void* running_stream = nullptr;
 
 VulkanStreamCore::VulkanStreamCore(const VulkanDevice& dev, VulkanCompletionStreamOptions opts)
-    : device(dev), d(dev.dispatch()), vk(dev.device()), options(std::move(opts)),
-      binaries(d, vk, {.timeline = false, .exportable = true}), watch(options.watcher) {}
+    : device(dev),
+      d(dev.dispatch()),
+      vk(dev.device()),
+      options(std::move(opts)),
+      binaries(d, vk, {.timeline = false, .exportable = true}),
+      watch(options.watcher) {}
 
 Result<void> VulkanStreamCore::start() {
   auto tl = Timeline::create({.name = options.name});
@@ -83,8 +87,10 @@ void VulkanStreamCore::shutdown() {
   const bool own_thread = running_stream == this;
   for (std::thread* t : {&helper, &exporter}) {
     if (!t->joinable()) continue;
-    if (own_thread && t->get_id() == std::this_thread::get_id()) t->detach();
-    else t->join();
+    if (own_thread && t->get_id() == std::this_thread::get_id())
+      t->detach();
+    else
+      t->join();
   }
   {
     // Direct waiters were woken above; the semaphores must outlive their driver waits.
@@ -112,8 +118,12 @@ void VulkanStreamCore::destroy() {
 // ---- VulkanSignal
 
 VulkanSignal::VulkanSignal(VulkanSignal&& o) noexcept
-    : stream_(std::move(o.stream_)), inputs_(std::move(o.inputs_)), binary_(o.binary_), info_(o.info_),
-      point_(o.point_), path_(o.path_) {}
+    : stream_(std::move(o.stream_)),
+      inputs_(std::move(o.inputs_)),
+      binary_(o.binary_),
+      info_(o.info_),
+      point_(o.point_),
+      path_(o.path_) {}
 VulkanSignal& VulkanSignal::operator=(VulkanSignal&& o) noexcept {
   if (this != &o) {
     if (stream_) stream_->abandon(point_, binary_);
@@ -223,15 +233,16 @@ Result<Fence> VulkanCompletionStream::submitted(VulkanSignal&& signal) {
   signal.stream_.reset();  // submitted: no abandon
   auto fence = c.timeline.fence_at(point);
   if (!fence) return fence;
-  if (c.path == VulkanCompletionPath::timeline_wait) c.submitted_in_flight(point);
-  else c.queue_export(point, signal.binary_, std::move(signal.inputs_));
+  if (c.path == VulkanCompletionPath::timeline_wait)
+    c.submitted_in_flight(point);
+  else
+    c.queue_export(point, signal.binary_, std::move(signal.inputs_));
   return fence;
 }
 
 bool VulkanCompletionStream::explains_validation_message(std::string_view message) const {
   auto& c = *core_;
-  if (c.path != VulkanCompletionPath::sync_fd_export ||
-      message.find("QueueForwardProgress") == std::string_view::npos)
+  if (c.path != VulkanCompletionPath::sync_fd_export || message.find("QueueForwardProgress") == std::string_view::npos)
     return false;
   static constexpr std::string_view tag = "VkSemaphore 0x";
   const auto at = message.find(tag);

@@ -81,15 +81,15 @@ void VulkanStreamCore::export_one(const PendingExport& job) {
     return;
   }
   std::weak_ptr<VulkanStreamCore> weak = weak_from_this();
-  auto watched = watch.watch(
-      [&file](Watcher& w, WatchCallback cb) { return w.watch_sync_file(std::move(*file), std::move(cb)); },
-      [weak, point = job.point](const Result<void>& outcome) {
-        if (auto core = weak.lock()) {
-          const void* outer = std::exchange(running_stream, core.get());
-          core->point_outcome(point, outcome);
-          running_stream = outer;
-        }
-      });
+  auto watched =
+      watch.watch([&file](Watcher& w, WatchCallback cb) { return w.watch_sync_file(std::move(*file), std::move(cb)); },
+                  [weak, point = job.point](const Result<void>& outcome) {
+                    if (auto core = weak.lock()) {
+                      const void* outer = std::exchange(running_stream, core.get());
+                      core->point_outcome(point, outcome);
+                      running_stream = outer;
+                    }
+                  });
   if (!watched) fail(watched.error());
 }
 

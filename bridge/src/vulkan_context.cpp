@@ -78,7 +78,8 @@ VkDebugUtilsMessengerCreateInfoEXT messenger_info(bool verbose, void* user,
   mci.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT;
   mci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
   if (verbose)
-    mci.messageSeverity |= VK_DEBUG_UTILS_MESSAGE_SEVERITY_INFO_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_VERBOSE_BIT_EXT;
+    mci.messageSeverity |=
+        VK_DEBUG_UTILS_MESSAGE_SEVERITY_INFO_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_VERBOSE_BIT_EXT;
   mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                     VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
   mci.pfnUserCallback = callback;
@@ -113,8 +114,10 @@ struct DeviceFeatures {
     f13.synchronization2 = VK_TRUE;
     sync2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SYNCHRONIZATION_2_FEATURES;
     sync2.synchronization2 = VK_TRUE;
-    if (VK_API_VERSION_MINOR(device_version) >= 3) f12.pNext = &f13;
-    else f12.pNext = &sync2;
+    if (VK_API_VERSION_MINOR(device_version) >= 3)
+      f12.pNext = &f13;
+    else
+      f12.pNext = &sync2;
   }
   DeviceFeatures(const DeviceFeatures&) = delete;
   DeviceFeatures& operator=(const DeviceFeatures&) = delete;
@@ -127,7 +130,8 @@ Result<std::vector<VulkanDeviceChoice>> enumerate(VkInstance instance, PFN_vkGet
       gipa(instance, "vkGetPhysicalDeviceQueueFamilyProperties"));
   if (!enum_pd || !get_qf) return Error(Errc::vulkan, EIO, "the instance has no vkEnumeratePhysicalDevices");
   std::uint32_t n = 0;
-  if (VkResult r = enum_pd(instance, &n, nullptr); r != VK_SUCCESS) return vulkan_error(r, "vkEnumeratePhysicalDevices");
+  if (VkResult r = enum_pd(instance, &n, nullptr); r != VK_SUCCESS)
+    return vulkan_error(r, "vkEnumeratePhysicalDevices");
   std::vector<VkPhysicalDevice> pds(n);
   if (VkResult r = enum_pd(instance, &n, pds.data()); r != VK_SUCCESS && r != VK_INCOMPLETE)
     return vulkan_error(r, "vkEnumeratePhysicalDevices");
@@ -147,11 +151,14 @@ Result<std::vector<VulkanDeviceChoice>> enumerate(VkInstance instance, PFN_vkGet
     get_qf(pds[i], &qn, nullptr);
     std::vector<VkQueueFamilyProperties> qf(qn);
     get_qf(pds[i], &qn, qf.data());
-    const bool compute = std::any_of(qf.begin(), qf.end(),
-                                     [](const VkQueueFamilyProperties& q) { return q.queueFlags & VK_QUEUE_COMPUTE_BIT; });
-    if (!c.report.timeline_semaphore_feature) c.why_not = "no timeline_semaphore feature";
-    else if (!compute) c.why_not = "no compute queue";
-    else if (!c.report.synchronization2_feature) c.why_not = "no synchronization2 feature";
+    const bool compute = std::any_of(
+        qf.begin(), qf.end(), [](const VkQueueFamilyProperties& q) { return q.queueFlags & VK_QUEUE_COMPUTE_BIT; });
+    if (!c.report.timeline_semaphore_feature)
+      c.why_not = "no timeline_semaphore feature";
+    else if (!compute)
+      c.why_not = "no compute queue";
+    else if (!c.report.synchronization2_feature)
+      c.why_not = "no synchronization2 feature";
     c.usable = c.why_not.empty();
     out.push_back(std::move(c));
   }
@@ -188,14 +195,16 @@ Result<std::vector<VulkanDeviceChoice>> list_vulkan_devices(PFN_vkGetInstancePro
   ci.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
   ci.pApplicationInfo = &app;
   VkInstance instance = VK_NULL_HANDLE;
-  if (VkResult r = f.create_instance(&ci, nullptr, &instance); r != VK_SUCCESS) return vulkan_error(r, "vkCreateInstance");
+  if (VkResult r = f.create_instance(&ci, nullptr, &instance); r != VK_SUCCESS)
+    return vulkan_error(r, "vkCreateInstance");
   auto out = enumerate(instance, gipa);
   auto destroy = reinterpret_cast<PFN_vkDestroyInstance>(gipa(instance, "vkDestroyInstance"));
   if (destroy) destroy(instance, nullptr);
   return out;
 }
 
-Result<std::unique_ptr<VulkanContext>> VulkanContext::create(PFN_vkGetInstanceProcAddr gipa, VulkanContextOptions options) {
+Result<std::unique_ptr<VulkanContext>> VulkanContext::create(PFN_vkGetInstanceProcAddr gipa,
+                                                             VulkanContextOptions options) {
   if (!gipa) return Error(Errc::invalid_argument, EINVAL, "VulkanContext::create: no vkGetInstanceProcAddr");
   std::unique_ptr<VulkanContext> ctx(new VulkanContext);
   ctx->gipa_ = gipa;
@@ -204,7 +213,8 @@ Result<std::unique_ptr<VulkanContext>> VulkanContext::create(PFN_vkGetInstancePr
   auto choices = enumerate(ctx->instance_, gipa);
   if (!choices) return std::move(choices).error();
   ctx->choices_ = std::move(*choices);
-  if (ctx->choices_.empty()) return Error(Errc::not_found, ENODEV, "no Vulkan physical device (no ICD found by the loader)");
+  if (ctx->choices_.empty())
+    return Error(Errc::not_found, ENODEV, "no Vulkan physical device (no ICD found by the loader)");
   auto chosen = ctx->pick_physical_device();
   if (!chosen) return std::move(chosen).error();
   if (auto r = ctx->create_device(**chosen); !r) return std::move(r).error();
@@ -229,8 +239,9 @@ Result<void> VulkanContext::create_instance() {
       validation_ = true;
     } else if (!options_.validation_optional) {
       return Error(Errc::not_found, ENOENT,
-                   std::string(validation_layer) + " is not installed (Debian: vulkan-validationlayers; or set "
-                   "VK_LAYER_PATH to a folder holding VkLayer_khronos_validation.json)");
+                   std::string(validation_layer) +
+                       " is not installed (Debian: vulkan-validationlayers; or set "
+                       "VK_LAYER_PATH to a folder holding VkLayer_khronos_validation.json)");
     }
   }
   std::vector<const char*> instance_exts;
@@ -252,7 +263,8 @@ Result<void> VulkanContext::create_instance() {
   ici.ppEnabledLayerNames = layers.data();
   ici.enabledExtensionCount = static_cast<std::uint32_t>(instance_exts.size());
   ici.ppEnabledExtensionNames = instance_exts.data();
-  if (VkResult r = f.create_instance(&ici, nullptr, &instance_); r != VK_SUCCESS) return vulkan_error(r, "vkCreateInstance");
+  if (VkResult r = f.create_instance(&ici, nullptr, &instance_); r != VK_SUCCESS)
+    return vulkan_error(r, "vkCreateInstance");
   if (debug_utils) {
     auto create_messenger = instance_fn<PFN_vkCreateDebugUtilsMessengerEXT>("vkCreateDebugUtilsMessengerEXT");
     if (create_messenger) {
@@ -269,7 +281,8 @@ Result<const VulkanDeviceChoice*> VulkanContext::pick_physical_device() const {
   const VulkanDeviceChoice* chosen = nullptr;
   if (wanted.empty()) {
     for (const auto& c : choices_)
-      if (c.usable && (!chosen || type_score(c.report.device_type) > type_score(chosen->report.device_type))) chosen = &c;
+      if (c.usable && (!chosen || type_score(c.report.device_type) > type_score(chosen->report.device_type)))
+        chosen = &c;
     if (chosen) return chosen;
     std::string why;
     for (const auto& c : choices_) why += " [" + c.report.device_name + ": " + c.why_not + "]";
@@ -277,7 +290,8 @@ Result<const VulkanDeviceChoice*> VulkanContext::pick_physical_device() const {
   }
   const bool numeric = std::all_of(wanted.begin(), wanted.end(), [](unsigned char ch) { return std::isdigit(ch); });
   for (const auto& c : choices_) {
-    if (numeric ? std::to_string(c.index) == wanted : lower(c.report.device_name).find(lower(wanted)) != std::string::npos) {
+    if (numeric ? std::to_string(c.index) == wanted
+                : lower(c.report.device_name).find(lower(wanted)) != std::string::npos) {
       chosen = &c;
       break;
     }

@@ -14,8 +14,7 @@ Fn load_instance(PFN_vkGetInstanceProcAddr gipa, VkInstance instance, const char
 }
 
 template <class Fn>
-Fn load_device(PFN_vkGetDeviceProcAddr gdpa, VkDevice device, const char* name,
-               const char* fallback = nullptr) {
+Fn load_device(PFN_vkGetDeviceProcAddr gdpa, VkDevice device, const char* name, const char* fallback = nullptr) {
   auto fn = reinterpret_cast<Fn>(gdpa(device, name));
   if (!fn && fallback) fn = reinterpret_cast<Fn>(gdpa(device, fallback));
   return fn;
@@ -52,10 +51,10 @@ VulkanDispatch load_dispatch(PFN_vkGetDeviceProcAddr gdpa, const VulkanDeviceInf
   const bool timeline_ext = enabled(info.enabled_extensions, VK_KHR_TIMELINE_SEMAPHORE_EXTENSION_NAME);
   const bool core_1_2 = VK_API_VERSION_MINOR(api_version) >= 2;
   if (core_1_2 || timeline_ext) {
-    t.signal_semaphore = load_device<PFN_vkSignalSemaphore>(gdpa, dev, core_1_2 ? "vkSignalSemaphore" : "vkSignalSemaphoreKHR",
-                                                            "vkSignalSemaphoreKHR");
-    t.wait_semaphores = load_device<PFN_vkWaitSemaphores>(gdpa, dev, core_1_2 ? "vkWaitSemaphores" : "vkWaitSemaphoresKHR",
-                                                          "vkWaitSemaphoresKHR");
+    t.signal_semaphore = load_device<PFN_vkSignalSemaphore>(
+        gdpa, dev, core_1_2 ? "vkSignalSemaphore" : "vkSignalSemaphoreKHR", "vkSignalSemaphoreKHR");
+    t.wait_semaphores = load_device<PFN_vkWaitSemaphores>(
+        gdpa, dev, core_1_2 ? "vkWaitSemaphores" : "vkWaitSemaphoresKHR", "vkWaitSemaphoresKHR");
     t.get_semaphore_counter_value = load_device<PFN_vkGetSemaphoreCounterValue>(
         gdpa, dev, core_1_2 ? "vkGetSemaphoreCounterValue" : "vkGetSemaphoreCounterValueKHR",
         "vkGetSemaphoreCounterValueKHR");
@@ -146,12 +145,14 @@ Result<VulkanDevice> VulkanDevice::create(const VulkanDeviceInfo& info) {
   d.device_ = info.device;
   d.report_ = std::move(*report);
   auto gdpa = info.get_device_proc_addr;
-  if (!gdpa) gdpa = load_instance<PFN_vkGetDeviceProcAddr>(info.get_instance_proc_addr, info.instance, "vkGetDeviceProcAddr");
+  if (!gdpa)
+    gdpa = load_instance<PFN_vkGetDeviceProcAddr>(info.get_instance_proc_addr, info.instance, "vkGetDeviceProcAddr");
   if (!gdpa) return Error(Errc::invalid_argument, EINVAL, "VulkanDevice::create: no vkGetDeviceProcAddr");
   d.dispatch_ = load_dispatch(gdpa, info, d.report_.api_version);
   const auto& t = d.dispatch_;
   if (!t.create_semaphore || !t.destroy_semaphore || !t.create_fence || !t.destroy_fence)
-    return Error(Errc::invalid_argument, EINVAL, "VulkanDevice::create: vkGetDeviceProcAddr returned no vkCreateSemaphore");
+    return Error(Errc::invalid_argument, EINVAL,
+                 "VulkanDevice::create: vkGetDeviceProcAddr returned no vkCreateSemaphore");
   d.caps_ = usable_caps(d.report_.caps, t, info);
   if (!d.has(VulkanCaps::timeline_semaphore))
     return Error(Errc::unsupported, EOPNOTSUPP,

@@ -48,8 +48,8 @@ VulkanLoader::~VulkanLoader() {
 
 std::uint32_t VulkanLoader::instance_version() const noexcept {
   if (!gipa_) return 0;
-  auto enumerate = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(
-      gipa_(VK_NULL_HANDLE, "vkEnumerateInstanceVersion"));
+  auto enumerate =
+      reinterpret_cast<PFN_vkEnumerateInstanceVersion>(gipa_(VK_NULL_HANDLE, "vkEnumerateInstanceVersion"));
   std::uint32_t version = VK_API_VERSION_1_0;
   if (enumerate && enumerate(&version) != VK_SUCCESS) version = VK_API_VERSION_1_0;
   return version;

@@ -16,7 +16,8 @@ Result<VkSemaphore> create_semaphore(const VulkanDispatch& d, VkDevice device, S
   ci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
   ci.pNext = &type;
   VkSemaphore s = VK_NULL_HANDLE;
-  if (VkResult r = d.create_semaphore(device, &ci, nullptr, &s); r != VK_SUCCESS) return vulkan_error(r, "vkCreateSemaphore");
+  if (VkResult r = d.create_semaphore(device, &ci, nullptr, &s); r != VK_SUCCESS)
+    return vulkan_error(r, "vkCreateSemaphore");
   return s;
 }
 

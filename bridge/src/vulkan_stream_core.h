@@ -97,7 +97,8 @@ struct VulkanStreamCore : std::enable_shared_from_this<VulkanStreamCore> {
   void wake_waiters_locked();
   void kick_helper_locked(std::uint64_t direct_point);
   std::uint64_t seen_locked(std::uint64_t value);
-  Result<std::optional<std::uint64_t>> driver_wait(std::uint64_t point, std::uint64_t wake_seen, std::uint64_t timeout_ns);
+  Result<std::optional<std::uint64_t>> driver_wait(std::uint64_t point, std::uint64_t wake_seen,
+                                                   std::uint64_t timeout_ns);
   bool helper_next_locked(std::unique_lock<std::mutex>& lock, std::uint64_t& target);
   void helper_loop();
   void submitted_in_flight(std::uint64_t point);

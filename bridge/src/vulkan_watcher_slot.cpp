@@ -52,8 +52,10 @@ Result<void> WatcherSlot::watch(const Arm& arm, WatchCallback callback) {
   {
     std::lock_guard guard(state_->mutex);
     if (state_->fired_early.erase(token) == 0) {
-      if (state_->stopped) stopped_meanwhile = true;
-      else state_->pending.emplace(token, *id);
+      if (state_->stopped)
+        stopped_meanwhile = true;
+      else
+        state_->pending.emplace(token, *id);
     }
   }
   // stop() ran during arm(): it could not see this watch. (A private Watcher drops it when the

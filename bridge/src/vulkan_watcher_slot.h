@@ -48,7 +48,7 @@ class WatcherSlot {
     std::shared_ptr<Watcher> watcher;
     std::uint64_t next_token = 0;
     std::unordered_map<std::uint64_t, WatchId> pending;  // registered, not fired
-    std::set<std::uint64_t> fired_early;                  // fired before watch() recorded them
+    std::set<std::uint64_t> fired_early;                 // fired before watch() recorded them
   };
   Result<std::shared_ptr<Watcher>> get();
 

@@ -271,8 +271,10 @@ std::optional<Result<void>> WatcherCore::classify(const WatchTarget& t, std::uin
     case WatchKind::fd:
       if (events & EPOLLIN) return Result<void>();
       if (events & EPOLLERR)
-        return Result<void>(Error(Errc::system, EIO, "Watcher: fd " + std::to_string(t.fd.get()) + " reported EPOLLERR"));
-      return Result<void>(Error(Errc::system, EPIPE, "Watcher: fd " + std::to_string(t.fd.get()) + " hung up without data"));
+        return Result<void>(
+            Error(Errc::system, EIO, "Watcher: fd " + std::to_string(t.fd.get()) + " reported EPOLLERR"));
+      return Result<void>(
+          Error(Errc::system, EPIPE, "Watcher: fd " + std::to_string(t.fd.get()) + " hung up without data"));
     case WatchKind::free: break;
   }
   return std::nullopt;

@@ -58,9 +58,9 @@ struct WatchSlot {
   std::uint32_t generation = 1;
   WatchKind kind = WatchKind::free;  // stays while the target is out with a dispatcher
   SlotState state = SlotState::armed;
-  bool fallback = false;             // counted in WatchTable::fallback_live
+  bool fallback = false;  // counted in WatchTable::fallback_live
   std::uint32_t next_free = 0;
-  WatchTarget target;                // moved out while firing
+  WatchTarget target;  // moved out while firing
   WatchCallback callback;
 };
 
@@ -84,7 +84,9 @@ class WatchTable {
   std::size_t fallback_live() const noexcept { return fallback_live_; }
 
  private:
-  static std::uint32_t index_of(std::uint64_t id) noexcept { return static_cast<std::uint32_t>((id & 0xffffffffu) - 1); }
+  static std::uint32_t index_of(std::uint64_t id) noexcept {
+    return static_cast<std::uint32_t>((id & 0xffffffffu) - 1);
+  }
   std::vector<WatchSlot> slots_;
   std::uint32_t free_head_ = kNoSlot;
   std::size_t live_ = 0;
@@ -100,8 +102,7 @@ class WatcherCore {
   int fd() const noexcept { return epoll_.get(); }
 
   [[nodiscard]] Result<WatchId> add(WatchTarget target, WatchCallback cb);
-  [[nodiscard]] Result<WatchId> watch_syncobj(const TimelineSyncobj& syncobj, std::uint64_t point,
-                                              WatchCallback cb);
+  [[nodiscard]] Result<WatchId> watch_syncobj(const TimelineSyncobj& syncobj, std::uint64_t point, WatchCallback cb);
   bool remove(std::uint64_t id);
   [[nodiscard]] Result<std::size_t> dispatch();  // caller-loop mode
   WatcherStats stats() const;

@@ -3,8 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -99,9 +99,9 @@ void add_callback_locked(FenceState& f, CallbackNode* node, Place place) noexcep
 
 Result<WaitStatus> completed_result(const FenceState& f, std::uint32_t word) {
   if ((word & kStatusMask) == kSignaled) return WaitStatus::signaled;
-  return Error(Errc::fence_error, f.error,
-               "fence at point " + std::to_string(f.point) + " of timeline '" + f.timeline->name +
-                   "' completed with an error");
+  return Error(
+      Errc::fence_error, f.error,
+      "fence at point " + std::to_string(f.point) + " of timeline '" + f.timeline->name + "' completed with an error");
 }
 }  // namespace
 
@@ -152,8 +152,7 @@ bool CallbackRegistration::cancel() noexcept {
     std::uint32_t phase = CallbackNode::queued;
     if (node->phase.compare_exchange_strong(phase, CallbackNode::cancelled, std::memory_order_acq_rel)) {
       removed = true;
-    } else if (phase == CallbackNode::running &&
-               node->runner.load(std::memory_order_relaxed) != &this_thread_marker) {
+    } else if (phase == CallbackNode::running && node->runner.load(std::memory_order_relaxed) != &this_thread_marker) {
       while ((phase = node->phase.load(std::memory_order_acquire)) == CallbackNode::running)
         node->phase.wait(phase, std::memory_order_acquire);
     }

@@ -73,8 +73,8 @@ Result<WaitStatus> FenceSet::wait_all(std::chrono::nanoseconds timeout) const {
   for (std::size_t i = 0; i < fences_.size(); ++i)
     if (fences_[i].status() == FenceStatus::error)
       return Error(Errc::fence_error, fences_[i].error_errno(),
-                   "fence " + std::to_string(i) + " of the set (timeline '" + fences_[i].timeline_name() +
-                       "', point " + std::to_string(fences_[i].point()) + ") completed with an error");
+                   "fence " + std::to_string(i) + " of the set (timeline '" + fences_[i].timeline_name() + "', point " +
+                       std::to_string(fences_[i].point()) + ") completed with an error");
   for (std::size_t i = 0; i < fences_.size(); ++i) {
     auto r = timeout.count() == 0 ? fences_[i].wait(timeout) : fences_[i].wait_until(deadline);
     if (!r.ok()) {
@@ -112,8 +112,7 @@ Result<WaitAnyResult> FenceSet::wait_any(std::chrono::nanoseconds timeout) const
   for (;;) {
     const std::uint32_t got = first->load(std::memory_order_acquire);
     if (got != 0) return WaitAnyResult{WaitStatus::signaled, got - 1};
-    if (deadline_ns != kNoDeadline && monotonic_now_ns() >= deadline_ns)
-      return WaitAnyResult{WaitStatus::timed_out, 0};
+    if (deadline_ns != kNoDeadline && monotonic_now_ns() >= deadline_ns) return WaitAnyResult{WaitStatus::timed_out, 0};
     futex_wait(first.get(), 0, deadline_ns);
   }
 }

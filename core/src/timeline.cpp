@@ -35,9 +35,12 @@ void rotate_up(TimelineState& tl, FenceState* x) noexcept {
   }
   p->parent = x;
   x->parent = g;
-  if (!g) tl.root = x;
-  else if (g->left == p) g->left = x;
-  else g->right = x;
+  if (!g)
+    tl.root = x;
+  else if (g->left == p)
+    g->left = x;
+  else
+    g->right = x;
 }
 
 // Returns the pending fence at `point`, inserting `fresh` there if there is none.
@@ -64,8 +67,10 @@ FenceState* pop_min(TimelineState& tl) noexcept {
   FenceState* r = m->right;
   FenceState* p = m->parent;
   if (r) r->parent = p;
-  if (p) p->left = r;
-  else tl.root = r;
+  if (p)
+    p->left = r;
+  else
+    tl.root = r;
   if (r) {
     while (r->left) r = r->left;
     tl.min = r;
@@ -110,8 +115,10 @@ void complete_reached(TimelineState& tl, std::uint64_t target, std::uint32_t sta
     }
     const std::uint32_t old = f->word.exchange(status, std::memory_order_acq_rel);
     f->wake_sleepers = (old & kSleepers) != 0;
-    if (batch.tail) batch.tail->parent = f;
-    else batch.head = f;
+    if (batch.tail)
+      batch.tail->parent = f;
+    else
+      batch.head = f;
     batch.tail = f;
     batch.any = true;
   }
@@ -231,7 +238,8 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
     const std::uint32_t ahead = static_cast<std::uint32_t>(point) - static_cast<std::uint32_t>(value);
     reached = static_cast<std::int32_t>(ahead) <= 0;
     // A reached point sits behind the value; keep its u32 image for point().
-    position = reached ? value - (static_cast<std::uint32_t>(value) - static_cast<std::uint32_t>(point)) : value + ahead;
+    position =
+        reached ? value - (static_cast<std::uint32_t>(value) - static_cast<std::uint32_t>(point)) : value + ahead;
   }
   auto* fresh = new FenceState;
   fresh->point = position;
@@ -270,8 +278,8 @@ Result<void> move_forward(TimelineState* state, StepFor step_for) {
   {
     std::lock_guard guard(tl.lock);
     const std::uint64_t value = tl.value.load(std::memory_order_relaxed);
-    Result<std::uint64_t> step = tl.closed.load(std::memory_order_relaxed) ? Result<std::uint64_t>(closed_error(tl))
-                                                                            : step_for(value);
+    Result<std::uint64_t> step =
+        tl.closed.load(std::memory_order_relaxed) ? Result<std::uint64_t>(closed_error(tl)) : step_for(value);
     if (!step.ok()) {
       outcome = std::move(step).error();
     } else if (*step != 0) {
@@ -314,9 +322,9 @@ Result<void> Timeline::signal_to(std::uint64_t point) {
       return std::uint64_t{ahead};
     }
     if (point < value)
-      return Error(Errc::backwards, EINVAL,
-                   "signal_to(" + std::to_string(point) + ") is behind timeline '" + tl.name + "' at " +
-                       std::to_string(value));
+      return Error(
+          Errc::backwards, EINVAL,
+          "signal_to(" + std::to_string(point) + ") is behind timeline '" + tl.name + "' at " + std::to_string(value));
     return point - value;
   });
 }

@@ -45,7 +45,7 @@ std::string syncobj_unavailable(KernelTimeline& out) {
 Choice choose_auto(const VulkanDevice& dev) {
   struct Candidate {
     Backend backend;
-    VulkanCaps native;      // what the device needs to wait on it without the watcher
+    VulkanCaps native;       // what the device needs to wait on it without the watcher
     const char* not_native;  // the note when it lacks that
     std::string (*make)(KernelTimeline&);
   };
@@ -96,7 +96,8 @@ std::string why_not_path(const std::string& wanted, Backend backend, VulkanCaps 
     if (!has(caps, VulkanCaps::sync_fd_semaphore_import)) return "the device cannot import a SYNC_FD semaphore";
   } else if (wanted == path_name(VulkanWaitPath::syncobj_timeline)) {
     if (backend != Backend::syncobj) return "only --backend syncobj hands the bridge syncobj points";
-    if (!has(caps, VulkanCaps::opaque_fd_maybe_syncobj)) return "the driver's OPAQUE_FD semaphores are not DRM syncobjs";
+    if (!has(caps, VulkanCaps::opaque_fd_maybe_syncobj))
+      return "the driver's OPAQUE_FD semaphores are not DRM syncobjs";
   } else if (wanted == path_name(VulkanWaitPath::host_signal)) {
     return "the device waits on this backend's kernel fences natively; --backend host always takes host_signal";
   } else if (wanted == path_name(VulkanCompletionPath::sync_fd_export)) {

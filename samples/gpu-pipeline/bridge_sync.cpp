@@ -104,9 +104,11 @@ Result<void> BridgeSync::import_syncobj() {
   auto fd = syncobj_->export_syncobj_fd();
   if (!fd) return std::move(fd).error();
   auto imported = bridge_->import_syncobj(std::move(*fd));
-  if (imported) imported_ = std::move(*imported);
-  else notes_.push_back("OPAQUE_FD import of the syncobj failed (" + imported.error().message() +
-                        "): waiting through the watcher instead");
+  if (imported)
+    imported_ = std::move(*imported);
+  else
+    notes_.push_back("OPAQUE_FD import of the syncobj failed (" + imported.error().message() +
+                     "): waiting through the watcher instead");
   return {};
 }
 

@@ -64,7 +64,7 @@ class BaselineSync final : public FrameSync {
 
 // The producer's kernel timeline for one bridge run; an empty one means backend host.
 struct KernelTimeline {
-  syncbridge::DrmDevice drm;                      // the syncobj exporter's device: outlives it
+  syncbridge::DrmDevice drm;                       // the syncobj exporter's device: outlives it
   std::unique_ptr<syncbridge::Exporter> exporter;  // SwSyncExporter or SyncobjExporter
 };
 

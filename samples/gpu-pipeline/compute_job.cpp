@@ -17,50 +17,50 @@ namespace {
 
 // The application-side entry points this sample calls (loaded from the context): member, then
 // the entry point, from the instance (I) or the device (D); loaded by load() below.
-#define SB_SAMPLE_FNS(I, D) \
-  I(get_memory_properties, vkGetPhysicalDeviceMemoryProperties) \
-  I(get_properties, vkGetPhysicalDeviceProperties) \
-  I(get_queue_families, vkGetPhysicalDeviceQueueFamilyProperties) \
+#define SB_SAMPLE_FNS(I, D)                                           \
+  I(get_memory_properties, vkGetPhysicalDeviceMemoryProperties)       \
+  I(get_properties, vkGetPhysicalDeviceProperties)                    \
+  I(get_queue_families, vkGetPhysicalDeviceQueueFamilyProperties)     \
   I(get_time_domains, vkGetPhysicalDeviceCalibrateableTimeDomainsEXT) \
-  D(create_buffer, vkCreateBuffer) \
-  D(destroy_buffer, vkDestroyBuffer) \
-  D(get_buffer_requirements, vkGetBufferMemoryRequirements) \
-  D(allocate_memory, vkAllocateMemory) \
-  D(free_memory, vkFreeMemory) \
-  D(bind_buffer_memory, vkBindBufferMemory) \
-  D(map_memory, vkMapMemory) \
-  D(create_shader_module, vkCreateShaderModule) \
-  D(destroy_shader_module, vkDestroyShaderModule) \
-  D(create_set_layout, vkCreateDescriptorSetLayout) \
-  D(destroy_set_layout, vkDestroyDescriptorSetLayout) \
-  D(create_pipeline_layout, vkCreatePipelineLayout) \
-  D(destroy_pipeline_layout, vkDestroyPipelineLayout) \
-  D(create_compute_pipelines, vkCreateComputePipelines) \
-  D(destroy_pipeline, vkDestroyPipeline) \
-  D(create_descriptor_pool, vkCreateDescriptorPool) \
-  D(destroy_descriptor_pool, vkDestroyDescriptorPool) \
-  D(allocate_sets, vkAllocateDescriptorSets) \
-  D(update_sets, vkUpdateDescriptorSets) \
-  D(create_command_pool, vkCreateCommandPool) \
-  D(destroy_command_pool, vkDestroyCommandPool) \
-  D(allocate_command_buffers, vkAllocateCommandBuffers) \
-  D(begin, vkBeginCommandBuffer) \
-  D(end, vkEndCommandBuffer) \
-  D(cmd_bind_pipeline, vkCmdBindPipeline) \
-  D(cmd_bind_sets, vkCmdBindDescriptorSets) \
-  D(cmd_push_constants, vkCmdPushConstants) \
-  D(cmd_dispatch, vkCmdDispatch) \
-  D(cmd_barrier2, vkCmdPipelineBarrier2) \
-  D(cmd_reset_query_pool, vkCmdResetQueryPool) \
-  D(cmd_write_timestamp2, vkCmdWriteTimestamp2) \
-  D(create_query_pool, vkCreateQueryPool) \
-  D(destroy_query_pool, vkDestroyQueryPool) \
-  D(get_query_results, vkGetQueryPoolResults) \
-  D(queue_submit2, vkQueueSubmit2) \
-  D(queue_wait_idle, vkQueueWaitIdle) \
-  D(create_semaphore, vkCreateSemaphore) \
-  D(destroy_semaphore, vkDestroySemaphore) \
-  D(signal_semaphore, vkSignalSemaphore) \
+  D(create_buffer, vkCreateBuffer)                                    \
+  D(destroy_buffer, vkDestroyBuffer)                                  \
+  D(get_buffer_requirements, vkGetBufferMemoryRequirements)           \
+  D(allocate_memory, vkAllocateMemory)                                \
+  D(free_memory, vkFreeMemory)                                        \
+  D(bind_buffer_memory, vkBindBufferMemory)                           \
+  D(map_memory, vkMapMemory)                                          \
+  D(create_shader_module, vkCreateShaderModule)                       \
+  D(destroy_shader_module, vkDestroyShaderModule)                     \
+  D(create_set_layout, vkCreateDescriptorSetLayout)                   \
+  D(destroy_set_layout, vkDestroyDescriptorSetLayout)                 \
+  D(create_pipeline_layout, vkCreatePipelineLayout)                   \
+  D(destroy_pipeline_layout, vkDestroyPipelineLayout)                 \
+  D(create_compute_pipelines, vkCreateComputePipelines)               \
+  D(destroy_pipeline, vkDestroyPipeline)                              \
+  D(create_descriptor_pool, vkCreateDescriptorPool)                   \
+  D(destroy_descriptor_pool, vkDestroyDescriptorPool)                 \
+  D(allocate_sets, vkAllocateDescriptorSets)                          \
+  D(update_sets, vkUpdateDescriptorSets)                              \
+  D(create_command_pool, vkCreateCommandPool)                         \
+  D(destroy_command_pool, vkDestroyCommandPool)                       \
+  D(allocate_command_buffers, vkAllocateCommandBuffers)               \
+  D(begin, vkBeginCommandBuffer)                                      \
+  D(end, vkEndCommandBuffer)                                          \
+  D(cmd_bind_pipeline, vkCmdBindPipeline)                             \
+  D(cmd_bind_sets, vkCmdBindDescriptorSets)                           \
+  D(cmd_push_constants, vkCmdPushConstants)                           \
+  D(cmd_dispatch, vkCmdDispatch)                                      \
+  D(cmd_barrier2, vkCmdPipelineBarrier2)                              \
+  D(cmd_reset_query_pool, vkCmdResetQueryPool)                        \
+  D(cmd_write_timestamp2, vkCmdWriteTimestamp2)                       \
+  D(create_query_pool, vkCreateQueryPool)                             \
+  D(destroy_query_pool, vkDestroyQueryPool)                           \
+  D(get_query_results, vkGetQueryPoolResults)                         \
+  D(queue_submit2, vkQueueSubmit2)                                    \
+  D(queue_wait_idle, vkQueueWaitIdle)                                 \
+  D(create_semaphore, vkCreateSemaphore)                              \
+  D(destroy_semaphore, vkDestroySemaphore)                            \
+  D(signal_semaphore, vkSignalSemaphore)                              \
   D(wait_semaphores, vkWaitSemaphores)
 
 struct Fns {
@@ -78,7 +78,8 @@ Fns load(syncbridge::VulkanContext& c) {
 #undef SB_DEVICE
   // synchronization2 on a 1.2 device: the KHR extension's names.
   if (!f.cmd_barrier2) f.cmd_barrier2 = c.device_fn<PFN_vkCmdPipelineBarrier2>("vkCmdPipelineBarrier2KHR");
-  if (!f.cmd_write_timestamp2) f.cmd_write_timestamp2 = c.device_fn<PFN_vkCmdWriteTimestamp2>("vkCmdWriteTimestamp2KHR");
+  if (!f.cmd_write_timestamp2)
+    f.cmd_write_timestamp2 = c.device_fn<PFN_vkCmdWriteTimestamp2>("vkCmdWriteTimestamp2KHR");
   if (!f.queue_submit2) f.queue_submit2 = c.device_fn<PFN_vkQueueSubmit2>("vkQueueSubmit2KHR");
   return f;
 }
@@ -202,8 +203,10 @@ Result<VkBuffer> ComputeJob::make_buffer(VkDeviceMemory& memory, void*& map, VkD
     f.destroy_buffer(dev, buf, nullptr);
     return vulkan_error(r, "vkAllocateMemory");
   }
-  if (VkResult r = f.bind_buffer_memory(dev, buf, memory, 0); r != VK_SUCCESS) return vulkan_error(r, "vkBindBufferMemory");
-  if (VkResult r = f.map_memory(dev, memory, 0, VK_WHOLE_SIZE, 0, &map); r != VK_SUCCESS) return vulkan_error(r, "vkMapMemory");
+  if (VkResult r = f.bind_buffer_memory(dev, buf, memory, 0); r != VK_SUCCESS)
+    return vulkan_error(r, "vkBindBufferMemory");
+  if (VkResult r = f.map_memory(dev, memory, 0, VK_WHOLE_SIZE, 0, &map); r != VK_SUCCESS)
+    return vulkan_error(r, "vkMapMemory");
   return buf;
 }
 
@@ -307,11 +310,15 @@ Result<void> ComputeJob::init_timestamps(std::uint32_t slot_count) {
     std::vector<VkTimeDomainEXT> domains(n);
     f.get_time_domains(ctx_.physical_device(), &n, domains.data());
     const bool has_dev = std::find(domains.begin(), domains.end(), VK_TIME_DOMAIN_DEVICE_EXT) != domains.end();
-    monotonic_domain = has_dev && std::find(domains.begin(), domains.end(), VK_TIME_DOMAIN_CLOCK_MONOTONIC_EXT) != domains.end();
+    monotonic_domain =
+        has_dev && std::find(domains.begin(), domains.end(), VK_TIME_DOMAIN_CLOCK_MONOTONIC_EXT) != domains.end();
   }
-  if (valid_bits == 0) timestamp_note_ = "the queue family has no timestamps";
-  else if (!get_calibrated_) timestamp_note_ = "no VK_EXT_calibrated_timestamps";
-  else if (!monotonic_domain) timestamp_note_ = "no DEVICE + CLOCK_MONOTONIC calibration domains";
+  if (valid_bits == 0)
+    timestamp_note_ = "the queue family has no timestamps";
+  else if (!get_calibrated_)
+    timestamp_note_ = "no VK_EXT_calibrated_timestamps";
+  else if (!monotonic_domain)
+    timestamp_note_ = "no DEVICE + CLOCK_MONOTONIC calibration domains";
   timestamps_ = timestamp_note_.empty();
   if (!timestamps_) return {};
   VkQueryPoolCreateInfo qpi{};
@@ -346,7 +353,8 @@ Result<void> ComputeJob::init_slot(std::uint32_t s) {
   dsai.descriptorPool = descriptor_pool_;
   dsai.descriptorSetCount = 1;
   dsai.pSetLayouts = &set_layout_;
-  if (VkResult r = f.allocate_sets(dev, &dsai, &sl.set); r != VK_SUCCESS) return vulkan_error(r, "vkAllocateDescriptorSets");
+  if (VkResult r = f.allocate_sets(dev, &dsai, &sl.set); r != VK_SUCCESS)
+    return vulkan_error(r, "vkAllocateDescriptorSets");
   VkDescriptorBufferInfo dbi[2] = {{sl.in, 0, VK_WHOLE_SIZE}, {sl.out, 0, VK_WHOLE_SIZE}};
   VkWriteDescriptorSet w[2]{};
   for (std::uint32_t i = 0; i < 2; ++i) {
@@ -374,7 +382,8 @@ Result<void> ComputeJob::record(std::uint32_t s) {
     f.cmd_write_timestamp2(sl.cmd, VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT, query_pool_, 2 * s);
   }
   // Host writes before the (host-signaled) semaphore reach the shader: make them visible.
-  memory_barrier(sl.cmd, VK_PIPELINE_STAGE_2_HOST_BIT, VK_ACCESS_2_HOST_WRITE_BIT, VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT,
+  memory_barrier(sl.cmd, VK_PIPELINE_STAGE_2_HOST_BIT, VK_ACCESS_2_HOST_WRITE_BIT,
+                 VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT,
                  VK_ACCESS_2_SHADER_STORAGE_READ_BIT | VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT);
   f.cmd_bind_pipeline(sl.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
   f.cmd_bind_sets(sl.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_layout_, 0, 1, &sl.set, 0, nullptr);
@@ -415,8 +424,8 @@ std::int64_t ComputeJob::to_monotonic_ns(std::uint64_t ticks) const {
 std::optional<std::pair<std::int64_t, std::int64_t>> ComputeJob::gpu_times(std::uint32_t slot) {
   if (!timestamps_) return std::nullopt;
   std::uint64_t ts[2] = {0, 0};
-  const VkResult r = fns().get_query_results(ctx_.device(), query_pool_, 2 * slot, 2, sizeof(ts), ts, sizeof(std::uint64_t),
-                                             VK_QUERY_RESULT_64_BIT);
+  const VkResult r = fns().get_query_results(ctx_.device(), query_pool_, 2 * slot, 2, sizeof(ts), ts,
+                                             sizeof(std::uint64_t), VK_QUERY_RESULT_64_BIT);
   if (r != VK_SUCCESS) return std::nullopt;
   last_start_[slot].store(ts[0]);
   return std::make_pair(to_monotonic_ns(ts[0]), to_monotonic_ns(ts[1]));

@@ -26,7 +26,8 @@ class FrameSync {
   virtual syncbridge::Result<void> signal(std::uint64_t point) = 0;
   // Consumer: block until point's frame is done on the GPU, or timeout (wait_forever: none)
   // passed: WaitStatus::timed_out.
-  virtual syncbridge::Result<syncbridge::WaitStatus> wait_done(std::uint64_t point, std::chrono::nanoseconds timeout) = 0;
+  virtual syncbridge::Result<syncbridge::WaitStatus> wait_done(std::uint64_t point,
+                                                               std::chrono::nanoseconds timeout) = 0;
   // After the consumer is done with point: release what the frame held.
   virtual void retire(std::uint64_t point) = 0;
   // Both may be called from any thread, while the run goes on (the stall report does).

@@ -41,11 +41,11 @@
 #include "pipeline.h"
 #include "report.h"
 #include "run_monitor.h"
-#include "trace.h"
 #include "syncbridge/vulkan_bridge.h"
 #include "syncbridge/vulkan_caps.h"
 #include "syncbridge/vulkan_context.h"
 #include "syncbridge/vulkan_loader.h"
+#include "trace.h"
 
 namespace gpu_pipeline {
 namespace {
@@ -156,7 +156,10 @@ std::unique_ptr<VulkanContext> open_context(const VulkanLoader& loader, const Op
     const bool error = sev >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
     const bool explained = error && live_streams().explains(text);
     if (error && !explained) ++validation_errors;
-    std::fprintf(stderr, "vulkan %s: %s\n", explained ? "error (explained by the completion stream)" : error ? "error" : "warning",
+    std::fprintf(stderr, "vulkan %s: %s\n",
+                 explained ? "error (explained by the completion stream)"
+                 : error   ? "error"
+                           : "warning",
                  text);
   };
   auto ctx = VulkanContext::create(loader.get_instance_proc_addr(), co);
@@ -178,8 +181,10 @@ int report(const Options& o, const ComputeJob& job, const VulkanDevice& dev, Bac
   const bool verified = bridged.bad_frames == 0 && (!o.baseline || base.bad_frames == 0) && validation_errors == 0;
   const std::string unmet = unmet_requirement(o, rounds.bridged, backend, dev.caps());
   const Report r{o, dev, backend, rounds.notes, bridged, base, bs, ss, verified, validation_errors, unmet};
-  if (o.json) print_json(r);
-  else print_text(r);
+  if (o.json)
+    print_json(r);
+  else
+    print_text(r);
   if (trace && !write_trace(*trace, rounds)) return 1;
   if (!unmet.empty()) std::fprintf(stderr, "syncbridge-gpu-pipeline: %s\n", unmet.c_str());
   if (!verified) return 1;

@@ -70,21 +70,36 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage(("missing value for " + a).c_str());
       return argv[++i];
     };
-    if (a == "--backend") o.backend = value();
-    else if (a == "--frames") o.frames = parse_u32(value(), "--frames", 1, 10'000'000);
-    else if (a == "--frames-in-flight") o.in_flight = parse_u32(value(), "--frames-in-flight", 1, 64);
-    else if (a == "--elements") o.elements = parse_u32(value(), "--elements", 64, 1u << 26);
-    else if (a == "--rounds") o.rounds = parse_u32(value(), "--rounds", 1, 100);
-    else if (a == "--device") o.device = value();
-    else if (a == "--json") o.json = true;
-    else if (a == "--validate") o.validate = true;
-    else if (a == "--no-baseline") o.baseline = false;
-    else if (a == "--stall-timeout") o.stall_timeout_s = parse_seconds(value(), "--stall-timeout");
-    else if (a == "--trace") o.trace = value();
-    else if (a == "--require-wait-path") o.require_wait_path = value();
-    else if (a == "--require-completion-path") o.require_completion_path = value();
-    else if (a == "--help" || a == "-h") usage(nullptr);
-    else usage(("unknown option " + a).c_str());
+    if (a == "--backend")
+      o.backend = value();
+    else if (a == "--frames")
+      o.frames = parse_u32(value(), "--frames", 1, 10'000'000);
+    else if (a == "--frames-in-flight")
+      o.in_flight = parse_u32(value(), "--frames-in-flight", 1, 64);
+    else if (a == "--elements")
+      o.elements = parse_u32(value(), "--elements", 64, 1u << 26);
+    else if (a == "--rounds")
+      o.rounds = parse_u32(value(), "--rounds", 1, 100);
+    else if (a == "--device")
+      o.device = value();
+    else if (a == "--json")
+      o.json = true;
+    else if (a == "--validate")
+      o.validate = true;
+    else if (a == "--no-baseline")
+      o.baseline = false;
+    else if (a == "--stall-timeout")
+      o.stall_timeout_s = parse_seconds(value(), "--stall-timeout");
+    else if (a == "--trace")
+      o.trace = value();
+    else if (a == "--require-wait-path")
+      o.require_wait_path = value();
+    else if (a == "--require-completion-path")
+      o.require_completion_path = value();
+    else if (a == "--help" || a == "-h")
+      usage(nullptr);
+    else
+      usage(("unknown option " + a).c_str());
   }
   if (o.backend != "auto" && o.backend != "sw_sync" && o.backend != "syncobj" && o.backend != "host")
     usage("--backend must be auto, sw_sync, syncobj or host");

@@ -18,8 +18,8 @@ struct Options {
   bool json = false;
   bool validate = false;
   bool baseline = true;
-  double stall_timeout_s = 10;  // 0: no watchdog, and waits without a deadline
-  std::string trace;            // --trace FILE ("": none)
+  double stall_timeout_s = 10;                             // 0: no watchdog, and waits without a deadline
+  std::string trace;                                       // --trace FILE ("": none)
   std::string require_wait_path, require_completion_path;  // "": anything goes
 
   std::chrono::nanoseconds stall_timeout() const {

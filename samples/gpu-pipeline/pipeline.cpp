@@ -58,7 +58,7 @@ class Pipeline {
   bool output_ok(std::uint32_t frame);
   void fail(const std::string& what);
   bool wait_for(FrameProgress::Step step, std::uint32_t at_least);  // false: the run failed
-  Result<WaitStatus> wait_done(std::uint64_t point);                 // never timed_out
+  Result<WaitStatus> wait_done(std::uint64_t point);                // never timed_out
   std::string stall_line(const RunMonitor::StallMoment& moment) const;
   const char* stage_of(std::uint32_t frame, const RunMonitor::StallMoment& moment, std::string& detail) const;
 
@@ -123,7 +123,7 @@ bool Pipeline::wait_for(FrameProgress::Step step, std::uint32_t at_least) {
 void Pipeline::produce() {
   for (std::uint32_t i = 0; i < setup_.frames; ++i) {
     if (!wait_for(FrameProgress::submitted, i + 1)) return;  // the GPU is already waiting on frame i
-    if (stall_frame_ == i) return;                            // the test knob: this input never comes
+    if (stall_frame_ == i) return;                           // the test knob: this input never comes
     std::uint32_t* in = job_.input(i % slots_);
     for (std::uint32_t k = 0; k < job_.elements(); ++k) in[k] = input_value(i, k);
     res_.frames[i].signal_ns = now_ns();
@@ -203,13 +203,14 @@ const char* Pipeline::stage_of(std::uint32_t i, const RunMonitor::StallMoment& m
     return "submit";
   }
   if (progress_.count(FrameProgress::signaled) <= i) {
-    detail = "submitted " + ago(moment.at_ns, f.submitted_ns) +
-             ", waiting for its input: the producer has not signaled it";
+    detail =
+        "submitted " + ago(moment.at_ns, f.submitted_ns) + ", waiting for its input: the producer has not signaled it";
     return "GPU start";
   }
   std::string signaled = "input signaled " + ago(moment.at_ns, f.signal_ns);
   if (!moment.ask_gpu) {
-    detail = signaled + "; the driver did not answer a timestamp query within 1 s: whether the GPU started it is unknown";
+    detail =
+        signaled + "; the driver did not answer a timestamp query within 1 s: whether the GPU started it is unknown";
     return "GPU start or GPU done";
   }
   const std::int64_t asked_ns = now_ns();

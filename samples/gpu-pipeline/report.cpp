@@ -127,16 +127,17 @@ void print_json(const Report& r) {
   const auto& rep = r.dev.report();
   const Options& o = r.o;
   std::string j = "{\n";
-  j += "  \"device\": {\"name\": " + json_str(rep.device_name) + ", \"driver\": " +
-       json_str(vulkan_driver_id_name(rep.driver_id)) + ", \"driver_info\": " + json_str(rep.driver_info) +
+  j += "  \"device\": {\"name\": " + json_str(rep.device_name) +
+       ", \"driver\": " + json_str(vulkan_driver_id_name(rep.driver_id)) +
+       ", \"driver_info\": " + json_str(rep.driver_info) +
        ", \"api_version\": " + json_str(vulkan_version_string(rep.api_version)) +
        ", \"caps\": " + json_str(describe(r.dev.caps())) + "},\n";
   j += "  \"backend\": " + json_str(backend_name(r.backend)) + ", \"requested\": " + json_str(o.backend) + ",\n";
-  j += "  \"wait_path\": " + json_str(r.bridged.wait_path) + ", \"completion_path\": " +
-       json_str(r.bridged.completion_path) + ",\n";
-  j += "  \"required\": {\"wait_path\": " + or_null(o.require_wait_path) + ", \"completion_path\": " +
-       or_null(o.require_completion_path) + ", \"met\": " + (r.unmet.empty() ? "true" : "false") +
-       ", \"why_not\": " + or_null(r.unmet) + "},\n";
+  j += "  \"wait_path\": " + json_str(r.bridged.wait_path) +
+       ", \"completion_path\": " + json_str(r.bridged.completion_path) + ",\n";
+  j += "  \"required\": {\"wait_path\": " + or_null(o.require_wait_path) +
+       ", \"completion_path\": " + or_null(o.require_completion_path) +
+       ", \"met\": " + (r.unmet.empty() ? "true" : "false") + ", \"why_not\": " + or_null(r.unmet) + "},\n";
   j += "  \"frames\": " + std::to_string(o.frames) + ", \"rounds\": " + std::to_string(o.rounds) +
        ", \"frames_in_flight\": " + std::to_string(o.in_flight) + ", \"elements\": " + std::to_string(o.elements) +
        ", \"validation\": " + (o.validate ? "true" : "false") + ",\n";
@@ -145,8 +146,8 @@ void print_json(const Report& r) {
   j += "  \"bridge\": " + run_json(r.bridged, r.bs) + ",\n";
   j += "  \"baseline\": " + (o.baseline ? run_json(r.base, r.ss) : std::string("null")) + ",\n";
   j += "  \"added_median_us\": {\"signal_to_gpu_start\": " +
-       (o.baseline ? num(r.bs.to_gpu_start.p50 - r.ss.to_gpu_start.p50) : "null") + ", \"signal_to_cpu_done\": " +
-       (o.baseline ? num(r.bs.to_cpu_done.p50 - r.ss.to_cpu_done.p50) : "null") + "},\n";
+       (o.baseline ? num(r.bs.to_gpu_start.p50 - r.ss.to_gpu_start.p50) : "null") +
+       ", \"signal_to_cpu_done\": " + (o.baseline ? num(r.bs.to_cpu_done.p50 - r.ss.to_cpu_done.p50) : "null") + "},\n";
   j += "  \"notes\": [";
   for (std::size_t i = 0; i < r.notes.size(); ++i) j += (i ? ", " : "") + json_str(r.notes[i]);
   j += "]\n}\n";

@@ -14,14 +14,14 @@ struct FrameRecord {
   std::int64_t submitted_ns = 0;  // vkQueueSubmit2 returned (submitter thread)
   std::int64_t signal_ns = 0;     // the producer signals the input (producer thread)
   std::int64_t gpu_start_ns = 0, gpu_end_ns = 0;
-  std::int64_t done_ns = 0;       // the consumer's wait returned (consumer thread)
+  std::int64_t done_ns = 0;  // the consumer's wait returned (consumer thread)
 };
 
 struct RunResult {
   std::string name, wait_path, completion_path;
-  std::string backend;         // the bridge's backend; the baseline says it has none
-  std::uint32_t round = 0;     // 1-based
-  std::int64_t start_ns = 0;   // before the first submission
+  std::string backend;        // the bridge's backend; the baseline says it has none
+  std::uint32_t round = 0;    // 1-based
+  std::int64_t start_ns = 0;  // before the first submission
   std::vector<FrameRecord> frames;
   std::uint64_t bad_frames = 0, input_errors = 0;
   std::string first_error;

@@ -57,8 +57,8 @@ std::string TraceWriter::ts(std::int64_t ns) const { return us(origin_ns_, ns); 
 
 void TraceWriter::metadata(int pid, int tid, const char* what, const std::string& name, int sort_index) {
   const std::string ids = ", \"pid\": " + std::to_string(pid) + ", \"tid\": " + std::to_string(tid);
-  event(std::string("{\"name\": \"") + what + "_name\", \"ph\": \"M\"" + ids + ", \"args\": {\"name\": " +
-        json_str(name) + "}}");
+  event(std::string("{\"name\": \"") + what + "_name\", \"ph\": \"M\"" + ids +
+        ", \"args\": {\"name\": " + json_str(name) + "}}");
   event(std::string("{\"name\": \"") + what + "_sort_index\", \"ph\": \"M\"" + ids +
         ", \"args\": {\"sort_index\": " + std::to_string(sort_index) + "}}");
 }
@@ -88,7 +88,8 @@ void TraceWriter::write_run(const RunResult& run, int pid) {
   };
   for (std::size_t i = 0; i < run.frames.size(); ++i) {
     const FrameRecord& f = run.frames[i];
-    const std::string args = "\"frame\": " + std::to_string(i) + ", \"point\": " + std::to_string(i + 1) + ", " + common;
+    const std::string args =
+        "\"frame\": " + std::to_string(i) + ", \"point\": " + std::to_string(i + 1) + ", " + common;
     if (f.submitted_ns) instant("submit", submitter, f.submitted_ns, args);
     if (f.signal_ns) instant("CPU signal", producer, f.signal_ns, args);
     if (f.gpu_start_ns && f.gpu_end_ns >= f.gpu_start_ns) {

@@ -84,7 +84,7 @@ struct Node {
 
 struct VkDev {
   VulkanDeviceChoice choice;
-  std::string syncobj_check;         // "confirmed", "refused: ...", "not tried: ..."
+  std::string syncobj_check;  // "confirmed", "refused: ...", "not tried: ..."
   std::optional<bool> opaque_is_syncobj;
 };
 
@@ -123,8 +123,10 @@ std::string taint_letters(std::uint64_t mask) {
   std::string out;
   for (std::size_t bit = 0; bit < 64; ++bit) {
     if (!(mask >> bit & 1)) continue;
-    if (bit < sizeof kLetters - 1) out += kLetters[bit];
-    else out += "?";  // a flag newer than this table
+    if (bit < sizeof kLetters - 1)
+      out += kLetters[bit];
+    else
+      out += "?";  // a flag newer than this table
   }
   return out;
 }
@@ -309,10 +311,13 @@ std::vector<Path> paths_for(const VkDev& v, const Kernel& k, const std::vector<N
   const bool syncobj_node = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return n.timeline; });
   Path host{"core fence", "host_signal", completion, usable, usable ? "" : v.choice.why_not};
   out.push_back(host);
-  Path sw{"sw_sync sync_file", has(c, VulkanCaps::sync_fd_semaphore_import) ? "sync_fd_import" : "host_signal (watcher)",
-          completion, usable && k.sw_sync, ""};
-  if (!usable) sw.why = v.choice.why_not;
-  else if (!k.sw_sync) sw.why = "sw_sync " + k.sw_sync_status;
+  Path sw{"sw_sync sync_file",
+          has(c, VulkanCaps::sync_fd_semaphore_import) ? "sync_fd_import" : "host_signal (watcher)", completion,
+          usable && k.sw_sync, ""};
+  if (!usable)
+    sw.why = v.choice.why_not;
+  else if (!k.sw_sync)
+    sw.why = "sw_sync " + k.sw_sync_status;
   out.push_back(sw);
   const bool native_syncobj = v.opaque_is_syncobj.value_or(has(c, VulkanCaps::opaque_fd_maybe_syncobj));
   // Without OPAQUE_FD syncobj import, a point that has materialized goes native through its
@@ -321,19 +326,20 @@ std::vector<Path> paths_for(const VkDev& v, const Kernel& k, const std::vector<N
                                    : has(c, VulkanCaps::sync_fd_semaphore_import)
                                        ? "sync_fd_import (submitted point), host_signal (watcher) before"
                                        : "host_signal (watcher)";
-  Path so{"DRM syncobj point", syncobj_wait, completion,
-          usable && syncobj_node, ""};
-  if (!usable) so.why = v.choice.why_not;
-  else if (!syncobj_node) so.why = "no render node with timeline syncobjs";
+  Path so{"DRM syncobj point", syncobj_wait, completion, usable && syncobj_node, ""};
+  if (!usable)
+    so.why = v.choice.why_not;
+  else if (!syncobj_node)
+    so.why = "no render node with timeline syncobjs";
   out.push_back(so);
   return out;
 }
 
 std::string handle_json(const VulkanHandleSupport& h) {
-  return std::string("{\"handle_type\": \"") + h.handle_type + "\", \"binary_semaphore\": {\"import\": " +
-         jb(h.binary_import) + ", \"export\": " + jb(h.binary_export) + "}, \"timeline_semaphore\": {\"import\": " +
-         jb(h.timeline_import) + ", \"export\": " + jb(h.timeline_export) + "}, \"fence\": {\"import\": " +
-         jb(h.fence_import) + ", \"export\": " + jb(h.fence_export) + "}}";
+  return std::string("{\"handle_type\": \"") + h.handle_type +
+         "\", \"binary_semaphore\": {\"import\": " + jb(h.binary_import) + ", \"export\": " + jb(h.binary_export) +
+         "}, \"timeline_semaphore\": {\"import\": " + jb(h.timeline_import) + ", \"export\": " + jb(h.timeline_export) +
+         "}, \"fence\": {\"import\": " + jb(h.fence_import) + ", \"export\": " + jb(h.fence_export) + "}}";
 }
 
 const char* type_name(VkPhysicalDeviceType t) {
@@ -349,8 +355,10 @@ const char* type_name(VkPhysicalDeviceType t) {
 int main_impl(int argc, char** argv) {
   bool json = false, import_check = true;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--json")) json = true;
-    else if (!std::strcmp(argv[i], "--no-import-check")) import_check = false;
+    if (!std::strcmp(argv[i], "--json"))
+      json = true;
+    else if (!std::strcmp(argv[i], "--no-import-check"))
+      import_check = false;
     else {
       std::fprintf(stderr, "usage: syncbridge-probe [--json] [--no-import-check]\n");
       return 2;
@@ -365,8 +373,10 @@ int main_impl(int argc, char** argv) {
     vulkan_error_text = loader.error().message();
   } else {
     auto list = list_vulkan_devices(loader->get_instance_proc_addr());
-    if (!list) vulkan_error_text = list.error().message();
-    else if (list->empty()) vulkan_error_text = "no Vulkan physical device (no ICD found by the loader)";
+    if (!list)
+      vulkan_error_text = list.error().message();
+    else if (list->empty())
+      vulkan_error_text = "no Vulkan physical device (no ICD found by the loader)";
     else
       for (auto& c : *list) {
         VkDev v;
@@ -385,44 +395,48 @@ int main_impl(int argc, char** argv) {
 
   if (json) {
     std::string j = "{\n  \"schema\": \"syncbridge-probe/1\",\n";
-    j += "  \"kernel\": {\"release\": " + json_str(k.release) + ", \"sw_sync\": {\"status\": " + json_str(k.sw_sync_status) +
-         ", \"usable\": " + jb(k.sw_sync) + ", \"note\": " + json_str(k.sw_sync_note) + "}, \"sw_sync_taints\": " +
-         (k.taint.taints ? jb(*k.taint.taints) : "null") + ", \"taint\": {\"before\": " +
-         (k.taint.before ? std::to_string(*k.taint.before) : "null") + ", \"after\": " +
-         (k.taint.after ? std::to_string(*k.taint.after) : "null") + ", \"new_flags\": " + json_str(k.taint.new_flags) +
-         ", \"note\": " + json_str(k.taint.note) + "}, \"sync_file_deadline\": " +
-         (k.deadline ? jb(*k.deadline) : "null") + ", \"udmabuf\": {\"present\": " + jb(k.udmabuf.present) +
-         ", \"openable\": " + jb(k.udmabuf.openable) + ", \"note\": " + json_str(k.udmabuf.note) + "}, \"notes\": [";
+    j += "  \"kernel\": {\"release\": " + json_str(k.release) +
+         ", \"sw_sync\": {\"status\": " + json_str(k.sw_sync_status) + ", \"usable\": " + jb(k.sw_sync) +
+         ", \"note\": " + json_str(k.sw_sync_note) +
+         "}, \"sw_sync_taints\": " + (k.taint.taints ? jb(*k.taint.taints) : "null") +
+         ", \"taint\": {\"before\": " + (k.taint.before ? std::to_string(*k.taint.before) : "null") +
+         ", \"after\": " + (k.taint.after ? std::to_string(*k.taint.after) : "null") +
+         ", \"new_flags\": " + json_str(k.taint.new_flags) + ", \"note\": " + json_str(k.taint.note) +
+         "}, \"sync_file_deadline\": " + (k.deadline ? jb(*k.deadline) : "null") +
+         ", \"udmabuf\": {\"present\": " + jb(k.udmabuf.present) + ", \"openable\": " + jb(k.udmabuf.openable) +
+         ", \"note\": " + json_str(k.udmabuf.note) + "}, \"notes\": [";
     for (std::size_t i = 0; i < k.notes.size(); ++i) j += (i ? ", " : "") + json_str(k.notes[i]);
     j += "]},\n  \"drm_render_nodes\": [";
     for (std::size_t i = 0; i < nodes.size(); ++i) {
       const auto& n = nodes[i];
-      j += std::string(i ? ",\n    " : "\n    ") + "{\"path\": " + json_str(n.path) + ", \"driver\": " + json_str(n.driver) +
-           ", \"opened\": " + jb(n.opened) + ", \"syncobj\": " + jb(n.syncobj) + ", \"syncobj_timeline\": " +
-           jb(n.timeline) + ", \"syncobj_eventfd\": " + jb(n.eventfd) + ", \"error\": " + json_str(n.error) + "}";
+      j += std::string(i ? ",\n    " : "\n    ") + "{\"path\": " + json_str(n.path) +
+           ", \"driver\": " + json_str(n.driver) + ", \"opened\": " + jb(n.opened) + ", \"syncobj\": " + jb(n.syncobj) +
+           ", \"syncobj_timeline\": " + jb(n.timeline) + ", \"syncobj_eventfd\": " + jb(n.eventfd) +
+           ", \"error\": " + json_str(n.error) + "}";
     }
-    j += "],\n  \"vulkan\": {\"error\": " + (vulkan_error_text.empty() ? std::string("null") : json_str(vulkan_error_text)) +
-         ", \"devices\": [";
+    j += "],\n  \"vulkan\": {\"error\": " +
+         (vulkan_error_text.empty() ? std::string("null") : json_str(vulkan_error_text)) + ", \"devices\": [";
     for (std::size_t i = 0; i < devs.size(); ++i) {
       const auto& v = devs[i];
       const auto& r = v.choice.report;
       j += std::string(i ? ",\n    " : "\n    ") + "{\"index\": " + std::to_string(v.choice.index) +
            ", \"name\": " + json_str(r.device_name) + ", \"type\": \"" + type_name(r.device_type) +
-           "\", \"driver_id\": \"" + vulkan_driver_id_name(r.driver_id) + "\", \"driver_name\": " + json_str(r.driver_name) +
-           ", \"driver_info\": " + json_str(r.driver_info) + ", \"api_version\": " +
-           json_str(vulkan_version_string(r.api_version)) + ", \"usable\": " + jb(v.choice.usable) +
-           ", \"why_not\": " + json_str(v.choice.why_not) + ", \"timeline_semaphore\": " + jb(r.timeline_semaphore_feature) +
-           ", \"synchronization2\": " + jb(r.synchronization2_feature) + ", \"external_semaphore_fd\": " +
-           jb(r.has_external_semaphore_fd) + ", \"external_fence_fd\": " + jb(r.has_external_fence_fd) +
-           ", \"handles\": [";
+           "\", \"driver_id\": \"" + vulkan_driver_id_name(r.driver_id) +
+           "\", \"driver_name\": " + json_str(r.driver_name) + ", \"driver_info\": " + json_str(r.driver_info) +
+           ", \"api_version\": " + json_str(vulkan_version_string(r.api_version)) +
+           ", \"usable\": " + jb(v.choice.usable) + ", \"why_not\": " + json_str(v.choice.why_not) +
+           ", \"timeline_semaphore\": " + jb(r.timeline_semaphore_feature) +
+           ", \"synchronization2\": " + jb(r.synchronization2_feature) +
+           ", \"external_semaphore_fd\": " + jb(r.has_external_semaphore_fd) +
+           ", \"external_fence_fd\": " + jb(r.has_external_fence_fd) + ", \"handles\": [";
       for (std::size_t h = 0; h < r.handles.size(); ++h) j += (h ? ", " : "") + handle_json(r.handles[h]);
-      j += "], \"caps\": " + json_str(describe(r.caps)) + ", \"opaque_fd_is_syncobj\": " +
-           (v.opaque_is_syncobj ? jb(*v.opaque_is_syncobj) : "null") + ", \"opaque_fd_syncobj_check\": " +
-           json_str(v.syncobj_check) + ", \"paths\": [";
+      j += "], \"caps\": " + json_str(describe(r.caps)) +
+           ", \"opaque_fd_is_syncobj\": " + (v.opaque_is_syncobj ? jb(*v.opaque_is_syncobj) : "null") +
+           ", \"opaque_fd_syncobj_check\": " + json_str(v.syncobj_check) + ", \"paths\": [";
       const auto& ps = all_paths[i];
       for (std::size_t p = 0; p < ps.size(); ++p)
-        j += std::string(p ? ", " : "") + "{\"input\": " + json_str(ps[p].input) + ", \"cpu_to_gpu\": " +
-             json_str(ps[p].wait_path) + ", \"gpu_to_cpu\": " + json_str(ps[p].completion_path) +
+        j += std::string(p ? ", " : "") + "{\"input\": " + json_str(ps[p].input) +
+             ", \"cpu_to_gpu\": " + json_str(ps[p].wait_path) + ", \"gpu_to_cpu\": " + json_str(ps[p].completion_path) +
              ", \"complete\": " + jb(ps[p].complete) + ", \"why_not\": " + json_str(ps[p].why) + "}";
       j += "]}";
     }
@@ -440,12 +454,15 @@ int main_impl(int argc, char** argv) {
     std::printf("\n");
     std::printf("deadline:    %s\n", k.deadline ? yn(*k.deadline) : "unknown (needs sw_sync to probe)");
     std::printf("udmabuf:     %s — %s\n",
-                k.udmabuf.openable ? "opens" : k.udmabuf.present ? "present, cannot open" : "missing",
+                k.udmabuf.openable  ? "opens"
+                : k.udmabuf.present ? "present, cannot open"
+                                    : "missing",
                 k.udmabuf.note.c_str());
     for (const auto& n : k.notes) std::printf("             note: %s\n", n.c_str());
     if (nodes.empty()) std::printf("DRM nodes:   none (/dev/dri has no render node)\n");
     for (const auto& n : nodes) {
-      if (!n.opened) std::printf("DRM node:    %s: %s\n", n.path.c_str(), n.error.c_str());
+      if (!n.opened)
+        std::printf("DRM node:    %s: %s\n", n.path.c_str(), n.error.c_str());
       else
         std::printf("DRM node:    %s (%s): syncobj %s, timeline %s, eventfd %s\n", n.path.c_str(), n.driver.c_str(),
                     yn(n.syncobj), yn(n.timeline), yn(n.eventfd));
@@ -456,12 +473,13 @@ int main_impl(int argc, char** argv) {
       const auto& r = v.choice.report;
       std::printf("Vulkan %u:    %s (%s, %s %s, Vulkan %s)%s%s\n", v.choice.index, r.device_name.c_str(),
                   type_name(r.device_type), vulkan_driver_id_name(r.driver_id), r.driver_info.c_str(),
-                  vulkan_version_string(r.api_version).c_str(), v.choice.usable ? "" : " — not usable: ",
-                  v.choice.why_not.c_str());
-      std::printf("             timeline semaphores %s, synchronization2 %s, VK_KHR_external_semaphore_fd %s, "
-                  "VK_KHR_external_fence_fd %s\n",
-                  yn(r.timeline_semaphore_feature), yn(r.synchronization2_feature), yn(r.has_external_semaphore_fd),
-                  yn(r.has_external_fence_fd));
+                  vulkan_version_string(r.api_version).c_str(),
+                  v.choice.usable ? "" : " — not usable: ", v.choice.why_not.c_str());
+      std::printf(
+          "             timeline semaphores %s, synchronization2 %s, VK_KHR_external_semaphore_fd %s, "
+          "VK_KHR_external_fence_fd %s\n",
+          yn(r.timeline_semaphore_feature), yn(r.synchronization2_feature), yn(r.has_external_semaphore_fd),
+          yn(r.has_external_fence_fd));
       std::printf("             %-10s %-22s %-22s %-16s\n", "handle", "binary sem imp/exp", "timeline sem imp/exp",
                   "fence imp/exp");
       for (const auto& h : r.handles)
@@ -470,11 +488,12 @@ int main_impl(int argc, char** argv) {
                     yn(h.fence_export));
       std::printf("             OPAQUE_FD is a DRM syncobj: %s\n", v.syncobj_check.c_str());
       for (const auto& p : all_paths[i])
-        std::printf("             path %-18s CPU->GPU %-22s GPU->CPU %-15s %s%s\n", p.input.c_str(), p.wait_path.c_str(),
-                    p.completion_path.c_str(), p.complete ? "complete" : "unavailable: ", p.why.c_str());
+        std::printf("             path %-18s CPU->GPU %-22s GPU->CPU %-15s %s%s\n", p.input.c_str(),
+                    p.wait_path.c_str(), p.completion_path.c_str(),
+                    p.complete ? "complete" : "unavailable: ", p.why.c_str());
     }
-    std::printf("result:      %s\n", any_complete ? "at least one complete CPU->GPU->CPU path"
-                                                  : "no complete CPU->GPU->CPU path");
+    std::printf("result:      %s\n",
+                any_complete ? "at least one complete CPU->GPU->CPU path" : "no complete CPU->GPU->CPU path");
   }
   return any_complete ? 0 : 1;
 }

@@ -35,8 +35,10 @@ int main(int argc, char** argv) {
   std::uint64_t frames = 2000;
   std::uint64_t in_flight = 3;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--frames") && i + 1 < argc) frames = std::strtoull(argv[++i], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--frames-in-flight") && i + 1 < argc) in_flight = std::strtoull(argv[++i], nullptr, 10);
+    if (!std::strcmp(argv[i], "--frames") && i + 1 < argc)
+      frames = std::strtoull(argv[++i], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--frames-in-flight") && i + 1 < argc)
+      in_flight = std::strtoull(argv[++i], nullptr, 10);
     else {
       std::fprintf(stderr, "usage: %s [--frames N] [--frames-in-flight K]\n", argv[0]);
       return 2;

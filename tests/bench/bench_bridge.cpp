@@ -146,8 +146,8 @@ void BM_Exporter_SyncFileAtAdvanceRelease_Batch64(benchmark::State& state) {
   for (int i = 0; i < 4; ++i) one_batch();
   const std::size_t allocs_before = bench::allocations();
   for (auto _ : state) one_batch();
-  state.counters["allocs_per_op"] = static_cast<double>(bench::allocations() - allocs_before) /
-                                    static_cast<double>(state.iterations() * kBatch);
+  state.counters["allocs_per_op"] =
+      static_cast<double>(bench::allocations() - allocs_before) / static_cast<double>(state.iterations() * kBatch);
   state.SetItemsProcessed(state.iterations() * kBatch);
   if (e.held_fence_count() != 0) state.SkipWithError("fences still held");
 }

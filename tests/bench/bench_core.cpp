@@ -252,8 +252,8 @@ int main(int argc, char** argv) {
        "BM_FenceAdvanceRelease/0/real_time", 0},
       {"fence_at+advance+release: 1M pending vs 1k pending", "BM_FenceAdvanceRelease/1000000/real_time",
        "BM_FenceAdvanceRelease/1000/real_time", 2.0},
-      {"64 signaled fences: FenceSet::wait_all vs 64 waits", "BM_Set64_WaitAll_Signaled",
-       "BM_Separate64_Wait_Signaled", 0},
+      {"64 signaled fences: FenceSet::wait_all vs 64 waits", "BM_Set64_WaitAll_Signaled", "BM_Separate64_Wait_Signaled",
+       0},
       {"woken wait: FenceSet::wait_any on 64 vs one fence", "BM_Set64_WaitAny_Woken/real_time",
        "BM_Single_Wait_Woken/real_time", 0},
   });

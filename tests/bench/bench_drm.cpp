@@ -121,7 +121,8 @@ void BM_Paired_ExporterAdvance(benchmark::State& state) {
   std::uint64_t point = 0;
   auto raw = [&] { raw_signal(t.handle(), ++point); };
   auto wrapped = [&] { (void)e.advance(1); };
-  paired(state, [&] { return timed_block(16, raw); }, [&] { return timed_block(16, wrapped); });
+  paired(
+      state, [&] { return timed_block(16, raw); }, [&] { return timed_block(16, wrapped); });
 }
 
 // ---- latency: kernel signal -> core fence signaled, vs a raw poll loop ----
@@ -254,14 +255,16 @@ struct LatencyRig {
     (void)f.wait(wait_forever);  // however it waits, the fence's timestamp is the figure
     const auto ts = f.timestamp();
     if (!ts) std::abort();
-    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(ts->time_since_epoch()).count() - t0);
+    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(ts->time_since_epoch()).count() -
+                               t0);
   }
 };
 
 void BM_Paired_WatcherLatency(benchmark::State& state) {
   OneCpu pin;
   LatencyRig rig(10);
-  paired(state, [&] { return rig.raw_sample(); }, [&] { return rig.watcher_sample(); });
+  paired(
+      state, [&] { return rig.raw_sample(); }, [&] { return rig.watcher_sample(); });
 }
 
 // Same watcher sample with 10 (raw side) vs N idle watches (wrapped side), in two watchers.
@@ -269,7 +272,8 @@ void BM_Paired_IdleWatches(benchmark::State& state) {
   OneCpu pin;
   LatencyRig few(10);
   LatencyRig many(static_cast<int>(state.range(0)));
-  paired(state, [&] { return few.watcher_sample(); }, [&] { return many.watcher_sample(); });
+  paired(
+      state, [&] { return few.watcher_sample(); }, [&] { return many.watcher_sample(); });
   state.counters["idle"] = static_cast<double>(state.range(0));
 }
 
@@ -287,7 +291,8 @@ void BM_Paired_AddRemove(benchmark::State& state) {
     }
     return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / 16;
   };
-  paired(state, [&] { return add_remove(few.watcher); }, [&] { return add_remove(many.watcher); });
+  paired(
+      state, [&] { return add_remove(few.watcher); }, [&] { return add_remove(many.watcher); });
   state.counters["idle"] = static_cast<double>(state.range(0));
 }
 

@@ -30,8 +30,10 @@ std::size_t bytes_reserved() noexcept { return g_bytes_reserved.load(std::memory
 CommandLine parse_command_line(int argc, char** argv) {
   CommandLine out;
   for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--smoke") == 0) out.smoke = true;
-    else out.args.push_back(argv[i]);
+    if (std::strcmp(argv[i], "--smoke") == 0)
+      out.smoke = true;
+    else
+      out.args.push_back(argv[i]);
   }
   return out;
 }

@@ -60,8 +60,10 @@ int RatioReporter::print_paired(const std::vector<PairedRatio>& rows) const {
     if (!ok) ++missed;
     std::printf("%-58s %12.1f %12.1f %8.2f ", row.what.c_str(), counter(row.name, "wrapped_ns"),
                 counter(row.name, "raw_ns"), ratio);
-    if (row.goal > 0) std::printf("%5.2fx%s\n", row.goal, ok ? "" : "  MISSED");
-    else std::printf("%6s\n", "-");
+    if (row.goal > 0)
+      std::printf("%5.2fx%s\n", row.goal, ok ? "" : "  MISSED");
+    else
+      std::printf("%6s\n", "-");
   }
   return missed;
 }

@@ -13,9 +13,9 @@
 #include <gtest/gtest.h>
 
 #include "fd_leak_check.h"
-#include "result_assertions.h"
 #include "kernel_requirement.h"
 #include "must.h"
+#include "result_assertions.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/sync_file.h"
 #include "syncbridge/unique_fd.h"

@@ -37,8 +37,9 @@ TEST_F(DrmHostTest, NoRenderNodeIsNotFoundWithTheReason) {
   ASSERT_FALSE(dev.ok());
   EXPECT_EQ(dev.error().code(), Errc::not_found);
   EXPECT_EQ(dev.error().sys_errno(), ENOENT);
-  EXPECT_NE(dev.error().message().find("no DRM render node with DRM_CAP_SYNCOBJ and DRM_CAP_SYNCOBJ_TIMELINE under " + dir),
-            std::string::npos)
+  EXPECT_NE(
+      dev.error().message().find("no DRM render node with DRM_CAP_SYNCOBJ and DRM_CAP_SYNCOBJ_TIMELINE under " + dir),
+      std::string::npos)
       << dev.error().describe();
 }
 

@@ -94,8 +94,7 @@ TEST_F(DrmDeviceTest, IgnoredCapabilitiesAreLeftOutAndNoted) {
     EXPECT_TRUE(noted);
   }
   // Ignoring a required capability makes the node unusable for that requirement.
-  SB_EXPECT_ERROR(DrmDevice::open(dev_.path(), {.ignore = DrmCap::syncobj_timeline}), Errc::unsupported,
-                  EOPNOTSUPP);
+  SB_EXPECT_ERROR(DrmDevice::open(dev_.path(), {.ignore = DrmCap::syncobj_timeline}), Errc::unsupported, EOPNOTSUPP);
   // ... and what the device lacks, the syncobjs refuse (eventfd registration here).
   TimelineSyncobj t = must(TimelineSyncobj::create(no_eventfd));
   SB_EXPECT_ERROR(t.eventfd_at(1), Errc::unsupported, EOPNOTSUPP);

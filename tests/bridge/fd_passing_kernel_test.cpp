@@ -5,8 +5,8 @@
 
 #include "bridge_test_util.h"
 #include "child_process.h"
-#include "thread_state.h"
 #include "syncbridge/fd_passing.h"
+#include "thread_state.h"
 
 namespace syncbridge::testing {
 namespace {

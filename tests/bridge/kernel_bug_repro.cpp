@@ -23,8 +23,8 @@
 
 #include <atomic>
 #include <barrier>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -48,8 +48,8 @@ int open_kmsg() {
 // Reads the records logged since the last call; returns the first that reports a kernel
 // problem, or "".
 std::string kernel_problem(int kmsg) {
-  static const char* const kSigns[] = {"refcount_t:", "use-after-free", "BUG:", "Oops", "general protection",
-                                       "WARNING:"};
+  static const char* const kSigns[] = {
+      "refcount_t:", "use-after-free", "BUG:", "Oops", "general protection", "WARNING:"};
   char record[8192];
   for (;;) {
     const ssize_t n = ::read(kmsg, record, sizeof record - 1);
@@ -70,15 +70,17 @@ int main(int argc, char** argv) {
   const char* path = "/sys/kernel/debug/sync/sw_sync";
   const int timeline = ::open(path, O_RDWR | O_CLOEXEC);
   if (timeline < 0) {
-    std::printf("syncbridge-kernel-bug-repro: SKIP: cannot open %s (%s): kernel without CONFIG_SW_SYNC or debugfs "
-                "not mounted\n",
-                path, std::strerror(errno));
+    std::printf(
+        "syncbridge-kernel-bug-repro: SKIP: cannot open %s (%s): kernel without CONFIG_SW_SYNC or debugfs "
+        "not mounted\n",
+        path, std::strerror(errno));
     return 77;
   }
   const int kmsg = open_kmsg();
-  std::printf("syncbridge-kernel-bug-repro: racing close() of 64 pending fences against 64 INCs for up to %d s; "
-              "an unfixed kernel breaks now%s\n",
-              seconds, kmsg < 0 ? " (cannot read /dev/kmsg: check dmesg yourself)" : "");
+  std::printf(
+      "syncbridge-kernel-bug-repro: racing close() of 64 pending fences against 64 INCs for up to %d s; "
+      "an unfixed kernel breaks now%s\n",
+      seconds, kmsg < 0 ? " (cannot read /dev/kmsg: check dmesg yourself)" : "");
   std::fflush(stdout);
 
   int fds[kBatch];
@@ -136,8 +138,8 @@ int main(int argc, char** argv) {
   if (failed) return 2;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!problem.empty()) {
-    std::printf("syncbridge-kernel-bug-repro: REPRODUCED after %ld rounds (%.1f s): the kernel logged: %s",
-                rounds, secs, problem.c_str());
+    std::printf("syncbridge-kernel-bug-repro: REPRODUCED after %ld rounds (%.1f s): the kernel logged: %s", rounds,
+                secs, problem.c_str());
     return 0;
   }
   std::printf("syncbridge-kernel-bug-repro: no kernel report in %ld rounds (%ld fences, %.1f s): race not hit%s\n",

@@ -57,12 +57,16 @@ TEST_F(RaceTest, ConsumersClosingPendingSyncFilesWhileTheExporterAdvances) {
         const auto now = static_cast<std::uint32_t>(e.value());
         if (batch.size() == kBatch && now != base) {
           auto first = batch.front().status();
-          if (!first) ++errors;
-          else if (*first != FenceStatus::signaled) ++late;
+          if (!first)
+            ++errors;
+          else if (*first != FenceStatus::signaled)
+            ++late;
         }
         auto far = e.sync_file_at(kFar);
-        if (!far) ++errors;
-        else if (auto st = far->status(); !st || *st != FenceStatus::pending) ++early;
+        if (!far)
+          ++errors;
+        else if (auto st = far->status(); !st || *st != FenceStatus::pending)
+          ++early;
         taken += static_cast<long>(batch.size());
         ++batches;
         batch.clear();  // closes every consumer fd of the batch at once, mid-advance
@@ -85,8 +89,8 @@ TEST_F(RaceTest, ConsumersClosingPendingSyncFilesWhileTheExporterAdvances) {
   for (auto& t : threads) t.join();
 
   std::cout << "  " << race_seconds() << " s: " << taken.load() << " sync_files taken in " << batches.load()
-            << " batches, " << advances.load() << " advances, final value " << e.value() << ", "
-            << e.held_fence_count() << " fences still held\n";
+            << " batches, " << advances.load() << " advances, final value " << e.value() << ", " << e.held_fence_count()
+            << " fences still held\n";
   EXPECT_EQ(errors.load(), 0) << "first: " << first_error;
   EXPECT_EQ(late.load(), 0) << "a reached point was not signaled";
   EXPECT_EQ(early.load(), 0) << "a point far ahead was signaled";

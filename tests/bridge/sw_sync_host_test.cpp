@@ -47,9 +47,7 @@ TEST_F(SwSyncHostTest, AFileThatIsNoSwSyncTimeline) {
   SB_EXPECT_ERROR(tl->get_deadline(SyncFile()), Errc::invalid_handle, EBADF);
 }
 
-TEST_F(SwSyncHostTest, ADirectoryIsASystemError) {
-  SB_EXPECT_ERROR(SwSyncTimeline::open("/"), Errc::system, EISDIR);
-}
+TEST_F(SwSyncHostTest, ADirectoryIsASystemError) { SB_EXPECT_ERROR(SwSyncTimeline::open("/"), Errc::system, EISDIR); }
 
 TEST_F(SwSyncHostTest, PermissionDenied) {
   if (::geteuid() == 0) GTEST_SKIP() << "running as root: EACCES cannot be provoked with file modes";

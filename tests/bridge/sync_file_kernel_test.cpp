@@ -21,7 +21,9 @@ using Clock = std::chrono::steady_clock;
 class SyncFileKernelTest : public KernelTest {
  protected:
   static SwSyncTimeline open_timeline() { return must(SwSyncTimeline::open(), "SwSyncTimeline::open"); }
-  static SyncFile fence(const SwSyncTimeline& tl, std::uint32_t value) { return must(tl.create_fence(value), "create_fence"); }
+  static SyncFile fence(const SwSyncTimeline& tl, std::uint32_t value) {
+    return must(tl.create_fence(value), "create_fence");
+  }
 };
 
 std::string thread_comm() {

@@ -66,9 +66,9 @@ TEST_F(SyncobjExporterCloseTest, DestructionReleasesKernelWaitersOfPointsNeverRe
 // update: fences of a point the syncobj reached failed with ENOENT, and advance() reported
 // timeline_closed for a step that was taken.
 TEST_F(SyncobjExporterCloseTest, CloseRacingAdvanceLeavesValueAndCoreAgreeing) {
-  const int split = run_close_racing_advance([&] { return must(SyncobjExporter::create(dev_, "close-race")); },
-                                             [](SyncobjExporter&, std::uint64_t) {},
-                                             [](SyncobjExporter&, std::uint64_t, int) {});
+  const int split =
+      run_close_racing_advance([&] { return must(SyncobjExporter::create(dev_, "close-race")); },
+                               [](SyncobjExporter&, std::uint64_t) {}, [](SyncobjExporter&, std::uint64_t, int) {});
   EXPECT_GT(split, 0) << "close() never landed before the last advance";
 }
 

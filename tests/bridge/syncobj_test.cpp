@@ -216,7 +216,7 @@ TEST_F(SyncobjSwSyncTest, AFenceErrorSurvivesInABinarySyncobjButNotAtATimelinePo
   SyncFile late = must(sw->create_fence(2));
   TimelineSyncobj t = make_timeline_syncobj();
   SB_ASSERT_OK(t.import_sync_file(2, late.fd()));  // pending when imported, errors later
-  sw.reset();                                       // both fences complete with -ENOENT
+  sw.reset();                                      // both fences complete with -ENOENT
   ASSERT_EQ(must(early.status()), FenceStatus::error);
   SB_ASSERT_OK(t.import_sync_file(1, early.fd()));  // errored when imported (out of order: a test)
 
@@ -298,7 +298,8 @@ class SyncobjEventfdTest : public DrmTest {
   void SetUp() override {
     DrmTest::SetUp();
     if (IsSkipped()) return;
-    if (!dev_.has(DrmCap::syncobj_eventfd)) GTEST_SKIP() << "no DRM_IOCTL_SYNCOBJ_EVENTFD (kernel before 6.6): " << dev_.describe();
+    if (!dev_.has(DrmCap::syncobj_eventfd))
+      GTEST_SKIP() << "no DRM_IOCTL_SYNCOBJ_EVENTFD (kernel before 6.6): " << dev_.describe();
   }
 };
 

@@ -65,7 +65,8 @@ TEST_P(WatcherSyncFileTest, AnAlreadySignaledSyncFileFires) {
   EXPECT_TRUE(eventually(w, [&] { return ok.load(); }));
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, WatcherSyncFileTest, ::testing::Values(WatcherMode::own_thread, WatcherMode::caller_loop),
+INSTANTIATE_TEST_SUITE_P(Modes, WatcherSyncFileTest,
+                         ::testing::Values(WatcherMode::own_thread, WatcherMode::caller_loop),
                          [](const ::testing::TestParamInfo<WatcherMode>& i) {
                            return i.param == WatcherMode::own_thread ? "own_thread" : "caller_loop";
                          });
@@ -204,11 +205,13 @@ TEST_P(WatcherManySyncobjTest, TenThousandSyncobjPointWatches) {
     (void)must(w.watch_syncobj(t, p, [&](const Result<void>&) { ++fired; }));
   EXPECT_EQ(w.stats().watches, kWatches);
   SB_ASSERT_OK(t.signal(kWatches));  // one kernel signal, 10,000 eventfds
-  EXPECT_TRUE(eventually(w, [&] { return fired.load() == kWatches; }, 60s));
+  EXPECT_TRUE(eventually(
+      w, [&] { return fired.load() == kWatches; }, 60s));
   EXPECT_EQ(w.stats().watches, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, WatcherManySyncobjTest, ::testing::Values(WatcherMode::own_thread, WatcherMode::caller_loop),
+INSTANTIATE_TEST_SUITE_P(Modes, WatcherManySyncobjTest,
+                         ::testing::Values(WatcherMode::own_thread, WatcherMode::caller_loop),
                          [](const ::testing::TestParamInfo<WatcherMode>& i) {
                            return i.param == WatcherMode::own_thread ? "own_thread" : "caller_loop";
                          });

@@ -78,9 +78,7 @@ TEST_P(WatcherStressTest, AddFireAndRemoveFromManyThreads) {
       }
       switch (rng() % 4) {
         case 0:  // fire only
-        case 3:
-          (void)::eventfd_write(ours.get(), 1);
-          break;
+        case 3: (void)::eventfd_write(ours.get(), 1); break;
         case 1:  // remove only
           if (w.remove(id)) {
             rec->removed.fetch_add(1);

@@ -63,7 +63,7 @@ TEST_F(CallbackTest, CallbackMayDropTheLastReferenceToAnyFence) {
   auto reg = first.on_complete([&](const Fence&) { held.reset(); });
   ASSERT_TRUE(reg.ok());
   reg->detach();
-  first = Fence();  // now only the pending set refers to `first`
+  first = Fence();             // now only the pending set refers to `first`
   SB_ASSERT_OK(t.advance(2));  // point 2 signals in the same batch after its last user handle died
   EXPECT_EQ(held, nullptr);
 }

@@ -45,8 +45,7 @@ TEST_F(FdLeakCheckTest, ALeakAndAWrongCloseDoNotCancelOut) {
   ASSERT_GE(leaked, 0);
   EXPECT_NE(failures.find("leaked: fd " + std::to_string(leaked) + " -> anon_inode:[eventfd]"), std::string::npos)
       << failures;
-  EXPECT_NE(failures.find("closed: fd " + std::to_string(pipe_fds[0]) + " -> pipe:["), std::string::npos)
-      << failures;
+  EXPECT_NE(failures.find("closed: fd " + std::to_string(pipe_fds[0]) + " -> pipe:["), std::string::npos) << failures;
   ::close(leaked);
   ::close(pipe_fds[1]);
 }
@@ -62,8 +61,7 @@ TEST_F(FdLeakCheckTest, AnFdNumberReusedForAnotherFileIsReported) {
     ::close(efd);
   });
   ASSERT_EQ(reopened, pipe_fds[0]);
-  EXPECT_NE(failures.find("replaced: fd " + std::to_string(reopened) + ": was pipe:["), std::string::npos)
-      << failures;
+  EXPECT_NE(failures.find("replaced: fd " + std::to_string(reopened) + ": was pipe:["), std::string::npos) << failures;
   EXPECT_NE(failures.find("now anon_inode:[eventfd]"), std::string::npos) << failures;
   ::close(reopened);
   ::close(pipe_fds[1]);
@@ -71,9 +69,9 @@ TEST_F(FdLeakCheckTest, AnFdNumberReusedForAnotherFileIsReported) {
 
 TEST_F(FdLeakCheckTest, NoChangeNoFailure) {
   EXPECT_EQ(FixtureProbe().failures_around([] {
-              const int fd = ::eventfd(0, EFD_CLOEXEC);
-              ::close(fd);
-            }),
+    const int fd = ::eventfd(0, EFD_CLOEXEC);
+    ::close(fd);
+  }),
             "");
 }
 

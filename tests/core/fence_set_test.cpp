@@ -149,8 +149,8 @@ TEST_F(FenceSetTest, Wrap32ReachedPointNeverHidesAPendingOne) {
     FenceSet only_pending, only_reached;
     SB_ASSERT_OK(only_pending.add(pending));
     SB_ASSERT_OK(only_reached.add(reached));
-    const FenceSet merged = pending_first ? FenceSet::merge(only_pending, only_reached)
-                                          : FenceSet::merge(only_reached, only_pending);
+    const FenceSet merged =
+        pending_first ? FenceSet::merge(only_pending, only_reached) : FenceSet::merge(only_reached, only_pending);
     EXPECT_EQ(merged.status(), FenceStatus::pending);
   }
   SB_ASSERT_OK(t.advance(1));

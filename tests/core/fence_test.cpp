@@ -148,7 +148,10 @@ TEST_F(FenceTest, PollableFdOfACompletedFenceIsReadableAtOnce) {
 TEST_F(FenceTest, PollableFdClosedEarlyLeaksNothing) {
   auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
-  { auto fd = f.pollable_fd(); ASSERT_TRUE(fd.ok()); }
+  {
+    auto fd = f.pollable_fd();
+    ASSERT_TRUE(fd.ok());
+  }
   SB_ASSERT_OK(t.advance());  // the callback's own dup is written and closed now
 }
 
@@ -158,7 +161,10 @@ TEST_F(FenceTest, PollableFdCallsOnAPendingFenceKeepNoFdOpen) {
   const OpenFds at_start = open_fds();
   auto t = make_core_timeline();
   Fence f = fence_at(t, 1);
-  { auto first = f.pollable_fd(); ASSERT_TRUE(first.ok()); }
+  {
+    auto first = f.pollable_fd();
+    ASSERT_TRUE(first.ok());
+  }
   const OpenFds with_one = open_fds();
   EXPECT_EQ(with_one.size(), at_start.size() + 1) << "the fence's own eventfd, and nothing else:\n"
                                                   << describe_fd_changes(at_start, with_one);

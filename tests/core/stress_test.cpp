@@ -89,9 +89,10 @@ struct Tracked {
   // Has the timeline reached `point`, or closed? For the watchdog.
   const char* why_complete(std::uint64_t point) const {
     const std::uint64_t v = timeline.value();
-    const bool reached = reach->wrap32 ? static_cast<std::int32_t>(static_cast<std::uint32_t>(point) -
-                                                                   static_cast<std::uint32_t>(v)) <= 0
-                                       : v >= point;
+    const bool reached =
+        reach->wrap32
+            ? static_cast<std::int32_t>(static_cast<std::uint32_t>(point) - static_cast<std::uint32_t>(v)) <= 0
+            : v >= point;
     if (reached) return "was reached";
     return timeline.closed() ? "was closed" : nullptr;
   }
@@ -118,8 +119,8 @@ struct Books {
     const FenceStatus status = f.status();
     if (status == FenceStatus::signaled && !reach.announced_reach_of(f.point())) {
       if (early_signals.fetch_add(1) < 5)
-        ADD_FAILURE() << "early signal: " << seen_by << " saw point " << f.point() << " of timeline '"
-                      << reach.label << "' signaled, but the advancing threads had announced only "
+        ADD_FAILURE() << "early signal: " << seen_by << " saw point " << f.point() << " of timeline '" << reach.label
+                      << "' signaled, but the advancing threads had announced only "
                       << (reach.wrap32 ? reach.announced.load() & kU32Max : reach.announced.load());
     } else if (status == FenceStatus::error && !reach.close_announced.load(std::memory_order_seq_cst)) {
       if (early_errors.fetch_add(1) < 5)
@@ -159,8 +160,8 @@ class Slots {
     // starts close enough below 2^32 to cross it in most generations.
     const std::uint64_t initial = wrap32 ? kU32Max - (generation_ * 13) % 100 : 0;
     auto reach = std::make_shared<Reach>();
-    reach->label = std::string(wrap32 ? "stress-wrap32-" : "stress-") + std::to_string(i) + "." +
-                   std::to_string(generation_++);
+    reach->label =
+        std::string(wrap32 ? "stress-wrap32-" : "stress-") + std::to_string(i) + "." + std::to_string(generation_++);
     reach->wrap32 = wrap32;
     reach->announced.store(initial);
     auto t = Timeline::create({.name = reach->label, .wrap32 = wrap32, .initial_value = initial});
@@ -255,8 +256,7 @@ class Watchdog {
                   seen.reached_ns >= 0 && (r.timeout_ns < 0 || seen.reached_ns < r.started_ns + r.timeout_ns)
                       ? seen.why
                       : "timed out",
-                  static_cast<double>(now - due) / 1e9,
-                  static_cast<unsigned long long>(r.timeline->timeline.value()),
+                  static_cast<double>(now - due) / 1e9, static_cast<unsigned long long>(r.timeline->timeline.value()),
                   r.timeline->timeline.closed() ? ", closed" : "");
     // The stuck thread can never be joined: report, then leave the process with a failure.
     std::fprintf(stderr, "%s\n", msg);
@@ -321,10 +321,11 @@ TEST_F(CoreStress, EightThreadsLoseNothing) {
   std::vector<std::unique_ptr<WaitRecord>> records;
   for (int i = 0; i < kWorkers + Slots::kCount; ++i) {
     records.push_back(std::make_unique<WaitRecord>());
-    records.back()->who = i < kWorkers ? "worker " + std::to_string(i) : "forever-waiter " + std::to_string(i - kWorkers);
+    records.back()->who =
+        i < kWorkers ? "worker " + std::to_string(i) : "forever-waiter " + std::to_string(i - kWorkers);
   }
-  Watchdog watchdog(records, std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 std::chrono::duration<double>(watchdog_seconds)));
+  Watchdog watchdog(
+      records, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(watchdog_seconds)));
 
   std::vector<std::thread> threads;
   for (int id = 0; id < kWorkers; ++id) {
@@ -351,8 +352,10 @@ TEST_F(CoreStress, EightThreadsLoseNothing) {
         } else if (op < 65) {
           bool crossed = false;
           auto r = tl->advance(1 + rng() % 8, &crossed);
-          if (!r.ok()) { EXPECT_EQ(r.error().code(), Errc::timeline_closed) << r.error().describe(); }
-          else if (crossed) books.wrap32_crossings++;
+          if (!r.ok()) {
+            EXPECT_EQ(r.error().code(), Errc::timeline_closed) << r.error().describe();
+          } else if (crossed)
+            books.wrap32_crossings++;
         } else if (op < 80) {
           const Held& held = ring[rng() % ring.size()];
           if (!held.fence.valid()) continue;
@@ -362,7 +365,9 @@ TEST_F(CoreStress, EightThreadsLoseNothing) {
           auto r = held.fence.wait(timeout);
           record.end();
           books.waits++;
-          if (!r.ok()) { EXPECT_EQ(r.error().code(), Errc::fence_error) << r.error().describe(); }
+          if (!r.ok()) {
+            EXPECT_EQ(r.error().code(), Errc::fence_error) << r.error().describe();
+          }
           if (!r.ok() || *r == WaitStatus::signaled) books.check_completion(held.fence, *held.reach, "a timed waiter");
         } else if (op < 88) {
           const Held& held = ring[rng() % ring.size()];
@@ -414,7 +419,9 @@ TEST_F(CoreStress, EightThreadsLoseNothing) {
         auto r = f->wait(wait_forever);
         record.end();
         forever_waits++;
-        if (!r.ok()) { EXPECT_EQ(r.error().code(), Errc::fence_error) << r.error().describe(); }
+        if (!r.ok()) {
+          EXPECT_EQ(r.error().code(), Errc::fence_error) << r.error().describe();
+        }
         books.check_completion(*f, *tl->reach, "a forever-waiter");
       }
     });
@@ -437,12 +444,12 @@ TEST_F(CoreStress, EightThreadsLoseNothing) {
   EXPECT_EQ(books.ran_twice.load(), 0);
   EXPECT_EQ(books.early_signals.load(), 0);
   EXPECT_EQ(books.early_errors.load(), 0);
-  std::printf("stress: %ld fences (%ld on wrap32 timelines), %ld callbacks (%ld cancelled), %ld waits "
-              "(%ld forever), %ld pollable fds, %ld closes, %ld nested advances, %ld crossings of 2^32\n",
-              books.fences_taken.load(), books.wrap32_fences.load(), books.registered.load(),
-              books.cancelled_before_run.load(), books.waits.load() + forever_waits.load(), forever_waits.load(),
-              books.pollable_fds.load(), books.closes.load(), books.advances_in_callbacks.load(),
-              books.wrap32_crossings.load());
+  std::printf(
+      "stress: %ld fences (%ld on wrap32 timelines), %ld callbacks (%ld cancelled), %ld waits "
+      "(%ld forever), %ld pollable fds, %ld closes, %ld nested advances, %ld crossings of 2^32\n",
+      books.fences_taken.load(), books.wrap32_fences.load(), books.registered.load(), books.cancelled_before_run.load(),
+      books.waits.load() + forever_waits.load(), forever_waits.load(), books.pollable_fds.load(), books.closes.load(),
+      books.advances_in_callbacks.load(), books.wrap32_crossings.load());
 }
 
 }  // namespace

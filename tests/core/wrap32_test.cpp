@@ -9,9 +9,9 @@ class Wrap32Test : public FdLeakCheckedTest {};
 
 TEST_F(Wrap32Test, PointsAcrossTheBoundaryStayPendingUntilReached) {
   auto t = make_core_timeline({.name = "wrap", .wrap32 = true, .initial_value = kU32Max - 2});
-  Fence before = fence_at(t, kU32Max);     // 2 ahead
-  Fence after = fence_at(t, 3);            // 6 ahead, past the wrap
-  Fence behind = fence_at(t, kU32Max - 5); // behind the value: already signaled
+  Fence before = fence_at(t, kU32Max);      // 2 ahead
+  Fence after = fence_at(t, 3);             // 6 ahead, past the wrap
+  Fence behind = fence_at(t, kU32Max - 5);  // behind the value: already signaled
   EXPECT_EQ(before.status(), FenceStatus::pending);
   EXPECT_EQ(after.status(), FenceStatus::pending);
   EXPECT_EQ(behind.status(), FenceStatus::signaled);
@@ -30,7 +30,7 @@ TEST_F(Wrap32Test, PointsAcrossTheBoundaryStayPendingUntilReached) {
 TEST_F(Wrap32Test, KernelComparisonHalfRange) {
   // As the kernel: p is reached when (int32_t)(p - value) <= 0.
   auto t = make_core_timeline({.wrap32 = true, .initial_value = 10});
-  EXPECT_EQ(fence_at(t, 10 + 0x7fffffffu).status(), FenceStatus::pending);       // furthest ahead
+  EXPECT_EQ(fence_at(t, 10 + 0x7fffffffu).status(), FenceStatus::pending);               // furthest ahead
   EXPECT_EQ(fence_at(t, (10 + 0x80000000u) & kU32Max).status(), FenceStatus::signaled);  // counts as behind
   EXPECT_EQ(fence_at(t, 10).status(), FenceStatus::signaled);
 }

@@ -104,15 +104,14 @@ class ChildProcess {
         (void)::waitpid(pid_, &status, 0);
         reaped_ = true;
         return ::testing::AssertionFailure() << "the child (pid " << pid_ << ") had not exited after "
-                                             << deadline.count() << " ms waiting for " << waiting_for
-                                             << "; killed";
+                                             << deadline.count() << " ms waiting for " << waiting_for << "; killed";
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     reaped_ = true;
     if (WIFSIGNALED(status)) {
-      return ::testing::AssertionFailure() << "the child was killed by signal " << WTERMSIG(status)
-                                           << " while " << waiting_for;
+      return ::testing::AssertionFailure()
+             << "the child was killed by signal " << WTERMSIG(status) << " while " << waiting_for;
     }
     if (!WIFEXITED(status)) return ::testing::AssertionFailure() << "the child ended oddly: status " << status;
     const int code = WEXITSTATUS(status);

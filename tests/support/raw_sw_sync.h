@@ -17,6 +17,6 @@ struct create_fence_data {
 };
 
 inline constexpr unsigned long kCreateFence = _IOWR('W', 0, create_fence_data);  // SW_SYNC_IOC_CREATE_FENCE
-inline constexpr unsigned long kInc = _IOW('W', 1, __u32);                         // SW_SYNC_IOC_INC
+inline constexpr unsigned long kInc = _IOW('W', 1, __u32);                       // SW_SYNC_IOC_INC
 
 }  // namespace syncbridge::testing::raw_sw_sync

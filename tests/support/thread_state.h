@@ -31,8 +31,8 @@ inline pid_t current_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 // What /proc says about a task right now.
 struct TaskSleep {
-  bool asleep = false;     // in state S or D
-  long syscall = -1;       // the syscall it sleeps in, -1 when none or unknown
+  bool asleep = false;         // in state S or D
+  long syscall = -1;           // the syscall it sleeps in, -1 when none or unknown
   bool syscall_known = false;  // the syscall file was readable
   std::string describe() const {
     if (!asleep) return "running";
@@ -57,7 +57,8 @@ inline TaskSleep task_sleep(pid_t pid, pid_t tid) {
   std::ifstream stat_file(dir + "/stat");
   std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
   const auto paren = stat.rfind(')');
-  if (paren != std::string::npos && paren + 2 < stat.size()) s.asleep = stat[paren + 2] == 'S' || stat[paren + 2] == 'D';
+  if (paren != std::string::npos && paren + 2 < stat.size())
+    s.asleep = stat[paren + 2] == 'S' || stat[paren + 2] == 'D';
   return s;
 }
 

@@ -338,8 +338,8 @@ TEST_F(VulkanBridgeSwSyncTest, ClosingTheExporterReleasesTheGpuOnEveryPath) {
   auto g = gate(*stream_, bridge->wait_for(file_at(3)));
   SB_ASSERT_OK(g);
   exporter_.close();
-  EXPECT_TRUE(signals_within(g->done, 10s)) << "closing the SwSyncExporter left the GPU waiting (wait path "
-                                            << path_name(g->wait.path()) << ")";
+  EXPECT_TRUE(signals_within(g->done, 10s))
+      << "closing the SwSyncExporter left the GPU waiting (wait path " << path_name(g->wait.path()) << ")";
   queue_wait_idle();
 }
 
@@ -395,8 +395,8 @@ TEST_F(VulkanBridgeSyncobjTest, ClosingTheSyncobjExporterReleasesTheGpu) {
   SB_ASSERT_OK(g);
   SB_ASSERT_OK(exporter_.advance(2));
   exporter_.close();  // point 5 is never reached
-  EXPECT_TRUE(signals_within(g->done, 10s)) << "closing the SyncobjExporter left the GPU waiting on point 5 (wait path "
-                                            << path_name(g->wait.path()) << ")";
+  EXPECT_TRUE(signals_within(g->done, 10s))
+      << "closing the SyncobjExporter left the GPU waiting on point 5 (wait path " << path_name(g->wait.path()) << ")";
   queue_wait_idle();
 }
 

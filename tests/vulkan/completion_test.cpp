@@ -60,8 +60,10 @@ TEST_F(VulkanCompletionTest, DirectWaitsAndFenceObserversBothComplete) {
 TEST_F(VulkanCompletionTest, FallbackIsTimelineWaitOnLavapipe) {
   auto stream = make_stream();
   ASSERT_TRUE(stream);
-  if (device().has(VulkanCaps::sync_fd_semaphore_export)) EXPECT_EQ(stream->path(), VulkanCompletionPath::sync_fd_export);
-  else EXPECT_EQ(stream->path(), VulkanCompletionPath::timeline_wait);
+  if (device().has(VulkanCaps::sync_fd_semaphore_export))
+    EXPECT_EQ(stream->path(), VulkanCompletionPath::sync_fd_export);
+  else
+    EXPECT_EQ(stream->path(), VulkanCompletionPath::timeline_wait);
   auto forced = make_stream({.allow_sync_fd_export = false});
   ASSERT_TRUE(forced);
   EXPECT_EQ(forced->path(), VulkanCompletionPath::timeline_wait);
@@ -187,7 +189,8 @@ TEST_F(VulkanCompletionTest, AbandonedLastPointCompletesOnceEarlierPointsDo) {
     step("waiting on the abandoned point 2");
     auto r = stream->wait(2, 20s);
     SB_ASSERT_OK(r);
-    EXPECT_EQ(*r, WaitStatus::signaled) << "an abandoned last point must complete (completed point " << stream->completed_point() << ")";
+    EXPECT_EQ(*r, WaitStatus::signaled) << "an abandoned last point must complete (completed point "
+                                        << stream->completed_point() << ")";
     // Abandoned with nothing before it: complete at once.
     auto again = stream->prepare();
     SB_ASSERT_OK(again);

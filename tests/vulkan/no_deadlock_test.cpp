@@ -45,12 +45,16 @@ class VulkanNoDeadlockTest : public VulkanTest {
 
   // The kernel objects that the inputs come from; what the machine lacks is left empty.
   void open_kernel_sources() {
-    if (auto e = SwSyncExporter::create("no-deadlock")) sw_sync_ = std::move(*e);
-    else sw_sync_error_ = e.error().message();
+    if (auto e = SwSyncExporter::create("no-deadlock"))
+      sw_sync_ = std::move(*e);
+    else
+      sw_sync_error_ = e.error().message();
     if (auto d = DrmDevice::open_render_node()) {
       drm_ = std::move(*d);
-      if (auto e = SyncobjExporter::create(drm_, "no-deadlock")) syncobj_ = std::move(*e);
-      else drm_error_ = e.error().message();
+      if (auto e = SyncobjExporter::create(drm_, "no-deadlock"))
+        syncobj_ = std::move(*e);
+      else
+        drm_error_ = e.error().message();
     } else {
       drm_error_ = d.error().message();
     }

@@ -17,7 +17,7 @@ class VulkanStressTest : public VulkanTest {
   const int threads = 4;
   const std::uint64_t per_thread = std::stoull(env_or("SYNCBRIDGE_VK_STRESS_POINTS", "25000"));
   const std::size_t max_in_flight = 1500;  // submissions per thread before waiting for the oldest
-  const std::uint64_t lag = 1200;           // inputs pending per thread in gated segments
+  const std::uint64_t lag = 1200;          // inputs pending per thread in gated segments
   const std::uint64_t segment = 5000;
   const std::uint64_t waits_per_submit = 4;
 
@@ -136,11 +136,11 @@ TEST_F(VulkanStressTest, HundredThousandHostSignalsNoLostOrEarlySignal) {
   EXPECT_EQ(early.load(), 0u) << "submissions completed before their input signaled";
   EXPECT_GE(max_pending.load(), std::min<std::uint64_t>(lag, per_thread) - waits_per_submit)
       << "the GPU never had thousands of bridged waits pending";
-  std::printf("stress: %llu host-signaled values, %llu submissions, %d threads, %.2f s, up to %llu inputs pending "
-              "per thread, %llu semaphores pooled\n",
-              static_cast<unsigned long long>(per_thread * threads), static_cast<unsigned long long>(submitted.load()),
-              threads, secs, static_cast<unsigned long long>(max_pending.load()),
-              static_cast<unsigned long long>(stats.semaphores));
+  std::printf(
+      "stress: %llu host-signaled values, %llu submissions, %d threads, %.2f s, up to %llu inputs pending "
+      "per thread, %llu semaphores pooled\n",
+      static_cast<unsigned long long>(per_thread * threads), static_cast<unsigned long long>(submitted.load()), threads,
+      secs, static_cast<unsigned long long>(max_pending.load()), static_cast<unsigned long long>(stats.semaphores));
 }
 
 }  // namespace

@@ -118,14 +118,13 @@ inline bool require_native_paths() { return env_or("SYNCBRIDGE_VK_REQUIRE_NATIVE
 
 // A native-path test on a device without the capability: skipped with the reason, or a failure
 // where SYNCBRIDGE_VK_REQUIRE_NATIVE=1 says the device must have it.
-#define SB_REQUIRE_VK_CAP(cap)                                                                          \
-  do {                                                                                                  \
-    if (!device().has(cap)) {                                                                           \
-      const std::string why_ = std::string("device lacks ") + describe(cap) + " (" +            \
-                               device().description() + ")";                                            \
-      if (require_native_paths()) FAIL() << "SYNCBRIDGE_VK_REQUIRE_NATIVE=1, but the " << why_;         \
-      GTEST_SKIP() << why_;                                                                             \
-    }                                                                                                   \
+#define SB_REQUIRE_VK_CAP(cap)                                                                                     \
+  do {                                                                                                             \
+    if (!device().has(cap)) {                                                                                      \
+      const std::string why_ = std::string("device lacks ") + describe(cap) + " (" + device().description() + ")"; \
+      if (require_native_paths()) FAIL() << "SYNCBRIDGE_VK_REQUIRE_NATIVE=1, but the " << why_;                    \
+      GTEST_SKIP() << why_;                                                                                        \
+    }                                                                                                              \
   } while (0)
 
 // A signal (or wait) of semaphore s at value, at every stage.
@@ -249,14 +248,17 @@ class VulkanContextTest : public FdLeakCheckedTest {
     opt.on_message = [this](VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT type,
                             const char* text) {
       const bool error = severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-      const bool fatal = error || (type & (VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                                           VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT));
+      const bool fatal =
+          error ||
+          (type & (VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT));
       std::lock_guard guard(messages_mutex_);
       const bool explained = std::any_of(streams_.begin(), streams_.end(), [&](const VulkanCompletionStream* s) {
         return s->explains_validation_message(text);
       });
-      if (fatal && !explained) messages_.push_back(std::string(error ? "ERROR: " : "WARNING: ") + text);
-      else std::fprintf(stderr, "vulkan (%s): %s\n", explained ? "explained by the stream" : "not fatal", text);
+      if (fatal && !explained)
+        messages_.push_back(std::string(error ? "ERROR: " : "WARNING: ") + text);
+      else
+        std::fprintf(stderr, "vulkan (%s): %s\n", explained ? "explained by the stream" : "not fatal", text);
     };
     return opt;
   }
@@ -412,7 +414,6 @@ class VulkanTest : public VulkanContextTest {
     if (fd < 0) return Error(Errc::unsupported, EOPNOTSUPP, "the driver exported -1 (already signaled): no sync_file");
     return SyncFile::adopt(UniqueFd(fd));
   }
-
 
  private:
   std::vector<VkSemaphore> semaphores_;

@@ -53,8 +53,7 @@ class SYNCBRIDGE_API BinarySyncobj {
 
   [[nodiscard]] Result<void> signal() const;       // DRM_IOCTL_SYNCOBJ_SIGNAL
   [[nodiscard]] Result<void> reset_fence() const;  // DRM_IOCTL_SYNCOBJ_RESET: no fence any more
-  [[nodiscard]] Result<WaitStatus> wait(std::chrono::nanoseconds timeout,
-                                        SyncobjWait flags = SyncobjWait::none) const;
+  [[nodiscard]] Result<WaitStatus> wait(std::chrono::nanoseconds timeout, SyncobjWait flags = SyncobjWait::none) const;
   // Replaces the fence with the sync_file's (borrowed fd).
   [[nodiscard]] Result<void> import_sync_file(int sync_file_fd) const;
   // A sync_file for the current fence; Errc::invalid_argument (EINVAL) when there is none.

@@ -126,8 +126,9 @@ class SYNCBRIDGE_API TimelineSyncobj {
 // first to complete (WaitAnyResult::index). Handles are raw, so this also answers for a handle
 // that no object owns any more (Errc::not_found, ENOENT). An empty list is signaled (index 0),
 // as the kernel answers a wait on zero handles; Errc::invalid_argument for a negative timeout.
-[[nodiscard]] SYNCBRIDGE_API Result<WaitAnyResult> wait_syncobjs(const DrmDevice& device, std::span<const SyncobjPoint> points,
-                                                  std::chrono::nanoseconds timeout,
-                                                  SyncobjWait flags = SyncobjWait::none);
+[[nodiscard]] SYNCBRIDGE_API Result<WaitAnyResult> wait_syncobjs(const DrmDevice& device,
+                                                                 std::span<const SyncobjPoint> points,
+                                                                 std::chrono::nanoseconds timeout,
+                                                                 SyncobjWait flags = SyncobjWait::none);
 
 }  // namespace syncbridge

@@ -45,8 +45,8 @@ struct SYNCBRIDGE_API SyncFenceInfo {
   std::string driver_name;    // "sw_sync", "virtio_gpu", "dma_fence_stub"...
   std::string timeline_name;  // the fence's timeline (the kernel's obj_name)
   FenceStatus status = FenceStatus::pending;
-  int error_errno = 0;            // positive errno when status is error
-  std::uint64_t timestamp_ns = 0; // CLOCK_MONOTONIC when it completed; 0 while pending
+  int error_errno = 0;             // positive errno when status is error
+  std::uint64_t timestamp_ns = 0;  // CLOCK_MONOTONIC when it completed; 0 while pending
   std::optional<MonotonicTime> timestamp() const;
 };
 
@@ -76,9 +76,9 @@ class SYNCBRIDGE_API SyncFile {
 
   bool valid() const noexcept { return fd_.valid(); }
   explicit operator bool() const noexcept { return valid(); }
-  int fd() const noexcept { return fd_.get(); }  // borrowed: stays owned by this object
+  int fd() const noexcept { return fd_.get(); }                            // borrowed: stays owned by this object
   [[nodiscard]] UniqueFd release() && noexcept { return std::move(fd_); }  // you own it now
-  [[nodiscard]] Result<SyncFile> dup() const;  // a new fd for the same file (same fence)
+  [[nodiscard]] Result<SyncFile> dup() const;                              // a new fd for the same file (same fence)
 
   // poll(POLLIN) until the fence completes or the timeout passes. signaled, timed_out, or an
   // Error: Errc::fence_error with the fence's errno when it completed with an error; POLLNVAL

@@ -145,12 +145,12 @@ class SYNCBRIDGE_API VulkanBridge {
 
   VulkanCaps caps() const noexcept;  // the device's, plus what it learned (opaque_fd_is_syncobj)
   const VulkanDevice& device() const noexcept;
-  struct Stats {  // counters for reports and tests
+  struct Stats {                         // counters for reports and tests
     std::uint64_t waits[3] = {0, 0, 0};  // by VulkanWaitPath
-    std::uint64_t input_errors = 0;       // inputs that completed with an error
-    std::uint64_t signal_failures = 0;    // vkSignalSemaphore failures
-    std::uint64_t import_failures = 0;    // SYNC_FD imports refused (then host_signal)
-    std::uint64_t semaphores = 0;         // semaphores the bridge owns now
+    std::uint64_t input_errors = 0;      // inputs that completed with an error
+    std::uint64_t signal_failures = 0;   // vkSignalSemaphore failures
+    std::uint64_t import_failures = 0;   // SYNC_FD imports refused (then host_signal)
+    std::uint64_t semaphores = 0;        // semaphores the bridge owns now
   };
   Stats stats() const;
 

@@ -55,7 +55,9 @@ constexpr VulkanCaps operator|(VulkanCaps a, VulkanCaps b) noexcept {
 constexpr VulkanCaps operator&(VulkanCaps a, VulkanCaps b) noexcept {
   return static_cast<VulkanCaps>(static_cast<std::uint32_t>(a) & static_cast<std::uint32_t>(b));
 }
-constexpr VulkanCaps operator~(VulkanCaps a) noexcept { return static_cast<VulkanCaps>(~static_cast<std::uint32_t>(a)); }
+constexpr VulkanCaps operator~(VulkanCaps a) noexcept {
+  return static_cast<VulkanCaps>(~static_cast<std::uint32_t>(a));
+}
 constexpr VulkanCaps& operator|=(VulkanCaps& a, VulkanCaps b) noexcept { return a = a | b; }
 // true when every bit of `wanted` is in `caps`.
 constexpr bool has(VulkanCaps caps, VulkanCaps wanted) noexcept { return (caps & wanted) == wanted; }
@@ -66,7 +68,7 @@ SYNCBRIDGE_API const char* cap_name(VulkanCaps bit) noexcept;
 
 // Import/export support of one external handle type, as the driver reports it.
 struct SYNCBRIDGE_API VulkanHandleSupport {
-  const char* handle_type = "";  // "SYNC_FD", "OPAQUE_FD"
+  const char* handle_type = "";                           // "SYNC_FD", "OPAQUE_FD"
   bool binary_import = false, binary_export = false;      // binary semaphore
   bool timeline_import = false, timeline_export = false;  // timeline semaphore
   bool fence_import = false, fence_export = false;        // VkFence
@@ -77,17 +79,17 @@ struct SYNCBRIDGE_API VulkanHandleSupport {
 struct SYNCBRIDGE_API VulkanPhysicalDeviceReport {
   std::string device_name;
   VkPhysicalDeviceType device_type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
-  std::uint32_t api_version = 0;    // VkPhysicalDeviceProperties::apiVersion
+  std::uint32_t api_version = 0;  // VkPhysicalDeviceProperties::apiVersion
   std::uint32_t driver_version = 0;
   VkDriverId driver_id = static_cast<VkDriverId>(0);
-  std::string driver_name;          // VkPhysicalDeviceDriverProperties::driverName ("llvmpipe")
-  std::string driver_info;          // "Mesa 22.3.6 (LLVM 15.0.6)"
+  std::string driver_name;  // VkPhysicalDeviceDriverProperties::driverName ("llvmpipe")
+  std::string driver_info;  // "Mesa 22.3.6 (LLVM 15.0.6)"
   std::uint32_t vendor_id = 0, device_id = 0;
   bool timeline_semaphore_feature = false;
   bool synchronization2_feature = false;
-  bool has_external_semaphore_fd = false;  // VK_KHR_external_semaphore_fd offered
-  bool has_external_fence_fd = false;      // VK_KHR_external_fence_fd offered
-  bool has_calibrated_timestamps = false;  // VK_EXT_calibrated_timestamps offered
+  bool has_external_semaphore_fd = false;    // VK_KHR_external_semaphore_fd offered
+  bool has_external_fence_fd = false;        // VK_KHR_external_fence_fd offered
+  bool has_calibrated_timestamps = false;    // VK_EXT_calibrated_timestamps offered
   std::vector<VulkanHandleSupport> handles;  // SYNC_FD and OPAQUE_FD
   VulkanCaps caps = VulkanCaps::none;        // if created with everything the bridge wants
 };

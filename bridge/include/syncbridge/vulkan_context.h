@@ -56,8 +56,8 @@ struct SYNCBRIDGE_API VulkanDeviceChoice {
   std::uint32_t index = 0;
   VkPhysicalDevice physical_device = VK_NULL_HANDLE;
   VulkanPhysicalDeviceReport report;
-  bool usable = false;    // timeline semaphores and a compute queue
-  std::string why_not;    // when not usable
+  bool usable = false;  // timeline semaphores and a compute queue
+  std::string why_not;  // when not usable
 };
 
 class SYNCBRIDGE_API VulkanContext {
@@ -100,9 +100,9 @@ class SYNCBRIDGE_API VulkanContext {
   Result<const VulkanDeviceChoice*> pick_physical_device() const;
   Result<void> create_device(const VulkanDeviceChoice& chosen);
   static VKAPI_ATTR VkBool32 VKAPI_CALL messenger_callback(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                            VkDebugUtilsMessageTypeFlagsEXT type,
-                                                            const VkDebugUtilsMessengerCallbackDataEXT* data,
-                                                            void* user);
+                                                           VkDebugUtilsMessageTypeFlagsEXT type,
+                                                           const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                           void* user);
 
   PFN_vkGetInstanceProcAddr gipa_ = nullptr;
   PFN_vkGetDeviceProcAddr gdpa_ = nullptr;
@@ -123,6 +123,7 @@ class SYNCBRIDGE_API VulkanContext {
 
 // Lists the instance's physical devices without creating a device (for the probe). Creates and
 // destroys its own instance (no validation).
-[[nodiscard]] SYNCBRIDGE_API Result<std::vector<VulkanDeviceChoice>> list_vulkan_devices(PFN_vkGetInstanceProcAddr get_instance_proc_addr);
+[[nodiscard]] SYNCBRIDGE_API Result<std::vector<VulkanDeviceChoice>> list_vulkan_devices(
+    PFN_vkGetInstanceProcAddr get_instance_proc_addr);
 
 }  // namespace syncbridge

@@ -34,8 +34,8 @@ struct SYNCBRIDGE_API VulkanDispatch {
   PFN_vkGetDeviceProcAddr get_device_proc_addr = nullptr;
   PFN_vkCreateSemaphore create_semaphore = nullptr;
   PFN_vkDestroySemaphore destroy_semaphore = nullptr;
-  PFN_vkSignalSemaphore signal_semaphore = nullptr;        // 1.2 core, or ...KHR
-  PFN_vkWaitSemaphores wait_semaphores = nullptr;          // 1.2 core, or ...KHR
+  PFN_vkSignalSemaphore signal_semaphore = nullptr;  // 1.2 core, or ...KHR
+  PFN_vkWaitSemaphores wait_semaphores = nullptr;    // 1.2 core, or ...KHR
   PFN_vkGetSemaphoreCounterValue get_semaphore_counter_value = nullptr;
   PFN_vkCreateFence create_fence = nullptr;
   PFN_vkDestroyFence destroy_fence = nullptr;

@@ -17,8 +17,8 @@
 namespace syncbridge {
 
 struct SYNCBRIDGE_API WaitAnyResult {
-  WaitStatus status;   // signaled: index names a completed fence
-  std::size_t index;   // into fences(); meaningless on timed_out
+  WaitStatus status;  // signaled: index names a completed fence
+  std::size_t index;  // into fences(); meaningless on timed_out
 };
 
 class SYNCBRIDGE_API FenceSet {

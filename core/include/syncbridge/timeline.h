@@ -41,8 +41,8 @@ struct TimelineState;
 
 struct SYNCBRIDGE_API TimelineOptions {
   std::string name = "syncbridge";
-  bool wrap32 = false;             // u32 seqnos with wrap-around, as sw_sync
-  std::uint64_t initial_value = 0; // < 2^32 in wrap32 mode
+  bool wrap32 = false;              // u32 seqnos with wrap-around, as sw_sync
+  std::uint64_t initial_value = 0;  // < 2^32 in wrap32 mode
 };
 
 class SYNCBRIDGE_API Timeline {
