@@ -8,19 +8,10 @@
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBDRM REQUIRED IMPORTED_TARGET GLOBAL libdrm)
 
-if(NOT TARGET syncbridge-bridge)
-  message(FATAL_ERROR "bridge/drm.cmake: include it after syncbridge-bridge is defined")
-endif()
-
-target_sources(syncbridge-bridge PRIVATE
-  ${CMAKE_CURRENT_LIST_DIR}/src/drm_ops.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/drm_device.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/drm_syncobj.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/drm_syncobj_exporter.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/drm_syncobj_importer.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/syncobj_fallback_waiter.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/watcher_core.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/watcher.cpp)
+# The DRM ops (every libdrm call), the device and its syncobjs, the exporter and importer over
+# them, and the watcher (its core, and the fallback waiter for kernels without the eventfd ioctl).
+syncbridge_bridge_sources(drm drm_ops.cpp drm_device.cpp drm_syncobj.cpp syncobj_exporter.cpp syncobj_importer.cpp
+                          syncobj_fallback_waiter.cpp watcher_core.cpp watcher.cpp)
 target_link_libraries(syncbridge-bridge PRIVATE PkgConfig::LIBDRM)
 
 # drmSyncobjEventfd arrived in libdrm 2.4.116 (bookworm has 2.4.114): use it where the
@@ -41,6 +32,6 @@ else()
   set(_sb_drm_eventfd 0)
   message(STATUS "syncbridge: libdrm ${LIBDRM_VERSION} lacks drmSyncobjEventfd: DRM_IOCTL_SYNCOBJ_EVENTFD issued directly")
 endif()
-set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/src/drm_ops.cpp PROPERTIES
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/src/drm/drm_ops.cpp PROPERTIES
   COMPILE_DEFINITIONS SYNCBRIDGE_HAVE_DRM_SYNCOBJ_EVENTFD=${_sb_drm_eventfd})
 unset(_sb_drm_eventfd)

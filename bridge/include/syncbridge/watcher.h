@@ -62,7 +62,7 @@
 namespace syncbridge {
 
 namespace detail {
-class WatcherCore;     // bridge/src/watcher_core.h
+class WatcherCore;     // bridge/src/drm/watcher_core.h
 struct WatcherAccess;  // how SyncobjImporter holds on to the core, not to this handle
 }  // namespace detail
 

@@ -1,4 +1,4 @@
-#include "vulkan_semaphore_pool.h"
+#include "vulkan/vulkan_semaphore_pool.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 // Internal: the state of one VulkanCompletionStream, shared by the stream, its threads and its
-// callbacks. Common parts in vulkan_completion.cpp; the timeline_wait path (helper thread,
-// direct waits) in vulkan_completion_wait.cpp; the sync_fd_export path (exporter thread,
-// watched sync_files) in vulkan_completion_export.cpp.
+// callbacks. Common parts in vulkan_stream_core.cpp; the timeline_wait path (helper thread,
+// direct waits) in vulkan_stream_core_wait.cpp; the sync_fd_export path (exporter thread,
+// watched sync_files) in vulkan_stream_core_export.cpp.
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "syncbridge/vulkan_bridge.h"
-#include "vulkan_semaphore_pool.h"
-#include "vulkan_wait_state.h"
-#include "vulkan_watcher_slot.h"
+#include "vulkan/vulkan_semaphore_pool.h"
+#include "vulkan/vulkan_wait_state.h"
+#include "vulkan/vulkan_watcher_slot.h"
 
 namespace syncbridge::detail {
 
@@ -85,7 +85,7 @@ struct VulkanStreamCore : std::enable_shared_from_this<VulkanStreamCore> {
   std::uint64_t retired = 0;
   WatcherSlot watch;  // the exported sync_files' (own lock)
 
-  // Common (vulkan_completion.cpp).
+  // Common (vulkan_stream_core.cpp).
   Result<void> start();  // the path's semaphores and threads
   void fail(Error e);    // closes the timeline: every pending fence completes with ENOENT
   void signal_to(std::uint64_t point);
@@ -93,7 +93,7 @@ struct VulkanStreamCore : std::enable_shared_from_this<VulkanStreamCore> {
   void shutdown();
   void destroy();
 
-  // timeline_wait (vulkan_completion_wait.cpp).
+  // timeline_wait (vulkan_stream_core_wait.cpp).
   void wake_waiters_locked();
   void kick_helper_locked(std::uint64_t direct_point);
   std::uint64_t seen_locked(std::uint64_t value);
@@ -106,7 +106,7 @@ struct VulkanStreamCore : std::enable_shared_from_this<VulkanStreamCore> {
   Result<WaitStatus> direct_wait(std::uint64_t point, std::chrono::nanoseconds timeout, const Fence& fence);
   void leave_direct_wait_locked(std::uint64_t point);
 
-  // sync_fd_export (vulkan_completion_export.cpp).
+  // sync_fd_export (vulkan_stream_core_export.cpp).
   void queue_export(std::uint64_t point, PooledSemaphore* semaphore,
                     std::vector<std::shared_ptr<VulkanWaitState>> inputs);
   void exporter_loop();

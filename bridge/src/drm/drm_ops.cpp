@@ -1,4 +1,4 @@
-#include "drm_ops.h"
+#include "drm/drm_ops.h"
 
 #include "syncbridge/detail/monotonic_clock.h"
 

@@ -1,6 +1,6 @@
 // The sync_fd_export path of VulkanCompletionStream: exports queued by submitted(), run in
 // point order on the exporter thread, and the watched sync_files that complete the points.
-#include "vulkan_stream_core.h"
+#include "vulkan/vulkan_stream_core.h"
 
 namespace syncbridge::detail {
 

@@ -9,9 +9,9 @@
 #include <mutex>
 #include <vector>
 
+#include "kernel/sw_sync_internal.h"
+#include "kernel/uapi.h"
 #include "mirror_close_gate.h"
-#include "sw_sync_internal.h"
-#include "uapi.h"
 
 namespace syncbridge {
 

@@ -2,7 +2,7 @@
 // stream's timeline semaphore, and the direct waits of wait(point).
 #include <algorithm>
 
-#include "vulkan_stream_core.h"
+#include "vulkan/vulkan_stream_core.h"
 
 namespace syncbridge::detail {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "drm_ops.h"
+#include "drm/drm_ops.h"
 
 namespace syncbridge {
 

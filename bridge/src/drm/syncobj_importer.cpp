@@ -6,7 +6,7 @@
 
 #include "syncbridge/syncobj_importer.h"
 
-#include "watcher_core.h"
+#include "drm/watcher_core.h"
 
 namespace syncbridge {
 

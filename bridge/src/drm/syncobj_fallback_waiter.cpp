@@ -1,4 +1,4 @@
-#include "syncobj_fallback_waiter.h"
+#include "drm/syncobj_fallback_waiter.h"
 
 #include <sys/eventfd.h>
 
@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <iterator>
 
-#include "drm_ops.h"
+#include "drm/drm_ops.h"
 
 namespace syncbridge::detail {
 

@@ -15,7 +15,7 @@
 
 #include "syncbridge/result.h"
 #include "syncbridge/vulkan_bridge.h"
-#include "vulkan_semaphore_pool.h"
+#include "vulkan/vulkan_semaphore_pool.h"
 
 namespace syncbridge::detail {
 

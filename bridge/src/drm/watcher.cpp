@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "watcher_core.h"
+#include "drm/watcher_core.h"
 
 namespace syncbridge {
 

@@ -9,7 +9,7 @@
 #include <climits>
 #include <cstring>
 
-#include "uapi.h"
+#include "kernel/uapi.h"
 
 namespace syncbridge {
 

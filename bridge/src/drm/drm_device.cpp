@@ -10,7 +10,7 @@
 #include <optional>
 #include <utility>
 
-#include "drm_ops.h"
+#include "drm/drm_ops.h"
 
 namespace syncbridge {
 

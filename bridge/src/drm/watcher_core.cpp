@@ -1,4 +1,4 @@
-#include "watcher_core.h"
+#include "drm/watcher_core.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

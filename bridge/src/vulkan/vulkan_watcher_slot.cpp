@@ -1,4 +1,4 @@
-#include "vulkan_watcher_slot.h"
+#include "vulkan/vulkan_watcher_slot.h"
 
 #include <thread>
 #include <utility>

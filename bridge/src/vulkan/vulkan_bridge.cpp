@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "syncbridge/watcher.h"
-#include "vulkan_semaphore_pool.h"
-#include "vulkan_wait_state.h"
-#include "vulkan_watcher_slot.h"
+#include "vulkan/vulkan_semaphore_pool.h"
+#include "vulkan/vulkan_wait_state.h"
+#include "vulkan/vulkan_watcher_slot.h"
 
 namespace syncbridge {
 

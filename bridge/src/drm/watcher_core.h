@@ -26,8 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "drm/syncobj_fallback_waiter.h"
 #include "syncbridge/watcher.h"
-#include "syncobj_fallback_waiter.h"
 
 namespace syncbridge::detail {
 
