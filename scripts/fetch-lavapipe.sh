@@ -38,8 +38,8 @@ debian_mirror() {
   local lists=()
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do [[ -f $f ]] && lists+=("$f"); done
   ((${#lists[@]})) || return 0
-  cat "${lists[@]}" |
-    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i ~ /:\/\//) { if ($(i + 1) == "bookworm") print $i; break } }'
+  cat "${lists[@]}" \
+    | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i ~ /:\/\//) { if ($(i + 1) == "bookworm") print $i; break } }'
 }
 
 mirror=$(debian_mirror | head -n 1 || true)
@@ -71,11 +71,14 @@ if [[ -f $json ]]; then
 fi
 work=$(mktemp -d "$cache_root/lavapipe.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get "${apt_opts[@]}" -qq download "$PACKAGE=$version" >&2) ||
-  skip "apt-get download $PACKAGE=$version failed"
+(cd "$work" && apt-get "${apt_opts[@]}" -qq download "$PACKAGE=$version" >&2) \
+  || skip "apt-get download $PACKAGE=$version failed"
 dpkg-deb -x "$work"/*.deb "$work/root"
 lib=$(find "$work/root" -name libvulkan_lvp.so | head -n 1)
-[[ -n $lib ]] || { echo "fetch-lavapipe.sh: $PACKAGE $version has no libvulkan_lvp.so" >&2; exit 1; }
+[[ -n $lib ]] || {
+  echo "fetch-lavapipe.sh: $PACKAGE $version has no libvulkan_lvp.so" >&2
+  exit 1
+}
 mkdir -p "$work/out"
 cp "$lib" "$work/out/"
 api=$(find "$work/root" -name 'lvp_icd*.json' -exec sed -n 's/.*"api_version": *"\([0-9.]*\)".*/\1/p' {} + | head -n 1)

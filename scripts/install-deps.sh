@@ -2,7 +2,7 @@
 # Installs what syncbridge needs from Debian 12's own suites (no extra sources).
 #   scripts/install-deps.sh build   compilers, CMake, GoogleTest, Benchmark, libdrm, Vulkan, glslc
 #   scripts/install-deps.sh test    the above plus QEMU, the kernel source and patch for the VM tests,
-#                                   and clang-format for the format check
+#                                   and clang-format and shfmt for the format checks
 set -euo pipefail
 
 what=${1:-test}
@@ -13,7 +13,7 @@ packages=(
   libegl1 python3
 )
 if [[ $what == test ]]; then
-  packages+=(qemu-system-x86 linux-source-6.12 flex bison bc libelf-dev libssl-dev xz-utils cpio patch clang-format)
+  packages+=(qemu-system-x86 linux-source-6.12 flex bison bc libelf-dev libssl-dev xz-utils cpio patch clang-format shfmt)
 elif [[ $what != build ]]; then
   echo "usage: $0 build|test" >&2
   exit 2
@@ -30,7 +30,10 @@ fi
 
 sudo_cmd=()
 if [[ $(id -u) != 0 ]]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  command -v sudo >/dev/null || {
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  }
   sudo_cmd=(sudo)
 fi
 echo "install-deps: installing ${missing[*]}"

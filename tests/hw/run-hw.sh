@@ -25,6 +25,8 @@
 # gpu-pipeline-host.json (when auto took another backend), *.stderr, summary.txt.
 # Exit status: 0 when every test passed (skips allowed) and the sample verified its data;
 # 1 when something failed; 2 when nothing could run.
+# No -e (unlike the other scripts): a step that fails is recorded and the run goes on, so that
+# the summary reports every step.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,16 +37,37 @@ quick=0
 device=""
 while (($#)); do
   case $1 in
-    --out) out=$2; shift 2 ;;
-    --frames) frames=$2; shift 2 ;;
-    --quick) quick=1; shift ;;
-    --device) device=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
-    *) echo "run-hw.sh: unknown option $1" >&2; exit 2 ;;
+    --out)
+      out=$2
+      shift 2
+      ;;
+    --frames)
+      frames=$2
+      shift 2
+      ;;
+    --quick)
+      quick=1
+      shift
+      ;;
+    --device)
+      device=$2
+      shift 2
+      ;;
+    -h | --help)
+      sed -n '2,30p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "run-hw.sh: unknown option $1" >&2
+      exit 2
+      ;;
   esac
 done
 [[ -n $out ]] || out=$build/hw-results/$(hostname -s 2>/dev/null || echo host)-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$out" || { echo "run-hw.sh: cannot create $out" >&2; exit 2; }
+mkdir -p "$out" || {
+  echo "run-hw.sh: cannot create $out" >&2
+  exit 2
+}
 out=$(cd "$out" && pwd)
 
 probe=$build/samples/probe/syncbridge-probe
@@ -53,9 +76,12 @@ tests=$build/tests/vulkan/syncbridge-tests-vulkan
 stress=$build/tests/vulkan/syncbridge-tests-vulkan-stress
 runtime=$here/runtime
 notes=()
-note() { notes+=("$*"); echo "run-hw: $*"; }
+note() {
+  notes+=("$*")
+  echo "run-hw: $*"
+}
 
-have_lib() {  # is the soname resolvable by the dynamic linker (cache or LD_LIBRARY_PATH), carried copies aside?
+have_lib() { # is the soname resolvable by the dynamic linker (cache or LD_LIBRARY_PATH), carried copies aside?
   local lib=$1 d
   ldconfig -p 2>/dev/null | grep -q "[[:space:]]$lib " && return 0
   IFS=: read -ra dirs <<<"${LD_LIBRARY_PATH:-}"
@@ -70,7 +96,9 @@ use_carried() {
 
 # --- libraries
 if ! have_lib libdrm.so.2; then
-  if [[ -e $runtime/libdrm.so.2 ]]; then use_carried; note "libdrm.so.2: not on this machine; using the carried copy"
+  if [[ -e $runtime/libdrm.so.2 ]]; then
+    use_carried
+    note "libdrm.so.2: not on this machine; using the carried copy"
   else note "libdrm.so.2: MISSING (not on this machine, none carried): the programs cannot start"; fi
 fi
 loader="system"
@@ -98,7 +126,10 @@ else
       [[ -e $f ]] && icds+=("$f")
     done
     if ((${#icds[@]})); then
-      VK_DRIVER_FILES=$(IFS=:; echo "${icds[*]}")
+      VK_DRIVER_FILES=$(
+        IFS=:
+        echo "${icds[*]}"
+      )
       export VK_DRIVER_FILES
       note "Vulkan driver: none in the standard folders; using VK_DRIVER_FILES=$VK_DRIVER_FILES"
     fi
@@ -107,7 +138,7 @@ fi
 ((${#icds[@]})) || note "Vulkan driver: NO ICD manifest found (install the GPU's Vulkan driver, or set VK_DRIVER_FILES)"
 
 # Each driver library must load: list what it links against and cannot find.
-icd_library() {  # the manifest's ICD.library_path, resolved to a file when possible
+icd_library() { # the manifest's ICD.library_path, resolved to a file when possible
   local json=$1 lib
   lib=$(sed -n 's/.*"library_path"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$json" | head -1)
   [[ -z $lib ]] && return 1
@@ -193,7 +224,8 @@ for p in "$probe" "$sample" "$tests" "$stress"; do [[ -x $p ]] || missing_progra
 
 # --- 1. probe
 if [[ -x $probe ]]; then
-  "$probe" --json >"$out/probe.json" 2>"$out/probe.stderr"; echo "$?" >"$out/probe.rc"
+  "$probe" --json >"$out/probe.json" 2>"$out/probe.stderr"
+  echo "$?" >"$out/probe.rc"
   "$probe" >"$out/probe.txt" 2>>"$out/probe.stderr"
   ran=1
 fi
@@ -242,7 +274,10 @@ else
   status=0
   {
     echo "syncbridge hardware run: $out (python3 missing: short summary)"
-    for f in "$out"/*.rc; do echo "  $(basename "$f" .rc): exit $(cat "$f")"; [[ $(cat "$f") == 0 ]] || status=1; done
+    for f in "$out"/*.rc; do
+      echo "  $(basename "$f" .rc): exit $(cat "$f")"
+      [[ $(cat "$f") == 0 ]] || status=1
+    done
   } | tee "$out/summary.txt"
 fi
 ((ran)) || status=2

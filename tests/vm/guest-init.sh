@@ -2,7 +2,8 @@
 # PID 1 of the syncbridge test VM (see tests/vm/run-in-vm.sh).
 #
 # The guest's root file system is the host's / over virtio-9p, read-only, so
-# this runs with the host's /bin/sh (dash on Debian): keep it POSIX.
+# this runs with the host's /bin/sh (dash on Debian): keep it POSIX (hence #!/bin/sh,
+# unlike the bash of every other script).
 #
 # run-in-vm.sh copies this file into the per-run job directory and boots with
 # init=<job dir>/guest-init.sh and syncbridge_job=<job dir> on the kernel
@@ -26,15 +27,15 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
 finish() {
-    # Sysrq 'b' resets at once: nothing here needs syncing (every writable file
-    # system is a tmpfs) and -no-reboot makes QEMU exit instead of rebooting.
-    echo b >/proc/sysrq-trigger
-    # Only reached if sysrq is unavailable; never let PID 1 return.
-    while :; do sleep 3600; done
+  # Sysrq 'b' resets at once: nothing here needs syncing (every writable file
+  # system is a tmpfs) and -no-reboot makes QEMU exit instead of rebooting.
+  echo b >/proc/sysrq-trigger
+  # Only reached if sysrq is unavailable; never let PID 1 return.
+  while :; do sleep 3600; done
 }
 
 say() {
-    echo "guest-init: $*" >/dev/console
+  echo "guest-init: $*" >/dev/console
 }
 
 job_dir=${syncbridge_job:-}
@@ -47,10 +48,10 @@ unset syncbridge_job
 # mount -a reads /proc/self/mountinfo.
 mount -t proc -o nosuid,nodev,noexec proc /proc || say "cannot mount /proc"
 if [ -z "$job_dir" ]; then
-    # shellcheck disable=SC2013 # the command line is one line of words
-    for word in $(cat /proc/cmdline); do
-        case $word in syncbridge_job=*) job_dir=${word#syncbridge_job=} ;; esac
-    done
+  # shellcheck disable=SC2013 # the command line is one line of words
+  for word in $(cat /proc/cmdline); do
+    case $word in syncbridge_job=*) job_dir=${word#syncbridge_job=} ;; esac
+  done
 fi
 mount -a -T "$job_dir/guest-fstab" || say "some mounts in guest-fstab failed"
 # devtmpfs lacks the /dev/fd family that bash process substitution and many
@@ -58,14 +59,14 @@ mount -a -T "$job_dir/guest-fstab" || say "some mounts in guest-fstab failed"
 cp -a "$job_dir/dev/." /dev/ || say "cannot create /dev/fd and /dev/std*"
 
 if [ -z "$job_dir" ] || [ ! -r "$job_dir/job.sh" ]; then
-    say "no job: syncbridge_job='$job_dir' has no readable job.sh"
-    finish
+  say "no job: syncbridge_job='$job_dir' has no readable job.sh"
+  finish
 fi
 # Without the writable job mount the output would be lost: give up, and let
 # run-in-vm.sh report a VM failure with this console.
 if ! : >"$job_dir/output.log"; then
-    say "cannot write $job_dir/output.log: the job directory is not mounted writable"
-    finish
+  say "cannot write $job_dir/output.log: the job directory is not mounted writable"
+  finish
 fi
 
 name=unnamed

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Self-test of the VM harness: boots the test kernel several times and checks
 # what the real-kernel tests rely on.
 #
@@ -31,16 +31,16 @@ readonly work
 
 run_args=()
 while (($# > 0)); do
-    case $1 in
-        --kernel)
-            run_args+=(--kernel "$2")
-            shift 2
-            ;;
-        *)
-            echo "usage: selftest.sh [--kernel PATH]" >&2
-            exit 2
-            ;;
-    esac
+  case $1 in
+    --kernel)
+      run_args+=(--kernel "$2")
+      shift 2
+      ;;
+    *)
+      echo "usage: selftest.sh [--kernel PATH]" >&2
+      exit 2
+      ;;
+  esac
 done
 
 mkdir -p "$work"
@@ -64,36 +64,36 @@ log_of() { printf '%s/%s.log' "$work" "$1"; }
 # expect NAME STATUS [run-in-vm options] -- COMMAND...: run it in the VM and
 # compare the harness's exit status with STATUS.
 expect() {
-    local name=$1 want=$2
-    shift 2
-    local log status=0 start=$SECONDS
-    log=$(log_of "$name")
-    "$run" "${run_args[@]}" --name "selftest-$name" "$@" >"$log" 2>&1 || status=$?
-    if [[ $status == 77 && $want != 77 ]]; then
-        cat "$log" >&2
-        echo "selftest: SKIP: the VM cannot run here" >&2
-        exit 77
-    fi
-    if [[ $status == "$want" ]]; then
-        echo "PASS $name (status $status, $((SECONDS - start)) s)"
-        passed=$((passed + 1))
-        return 0
-    fi
-    echo "FAIL $name: wanted status $want, got $status; output ($log):"
-    sed 's/^/    /' "$log"
-    failures=$((failures + 1))
-    return 1
+  local name=$1 want=$2
+  shift 2
+  local log status=0 start=$SECONDS
+  log=$(log_of "$name")
+  "$run" "${run_args[@]}" --name "selftest-$name" "$@" >"$log" 2>&1 || status=$?
+  if [[ $status == 77 && $want != 77 ]]; then
+    cat "$log" >&2
+    echo "selftest: SKIP: the VM cannot run here" >&2
+    exit 77
+  fi
+  if [[ $status == "$want" ]]; then
+    echo "PASS $name (status $status, $((SECONDS - start)) s)"
+    passed=$((passed + 1))
+    return 0
+  fi
+  echo "FAIL $name: wanted status $want, got $status; output ($log):"
+  sed 's/^/    /' "$log"
+  failures=$((failures + 1))
+  return 1
 }
 
 # expect_output NAME TEXT: the last run's output must contain TEXT.
 expect_output() {
-    if grep -qF -- "$2" "$(log_of "$1")"; then
-        echo "PASS $1 output has '$2'"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $1: output lacks '$2' ($(log_of "$1"))"
-        failures=$((failures + 1))
-    fi
+  if grep -qF -- "$2" "$(log_of "$1")"; then
+    echo "PASS $1 output has '$2'"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $1: output lacks '$2' ($(log_of "$1"))"
+    failures=$((failures + 1))
+  fi
 }
 
 # --- Helper programs, built on the host, run in the guest.
@@ -198,31 +198,32 @@ EOF
 
 have_probe=0 have_gtest=0
 if command -v cc >/dev/null && cc -O2 -Wall -o "$work/vm-probe" "$work/vm-probe.c"; then
-    have_probe=1
+  have_probe=1
 else
-    echo "NOTE: no C compiler, sw_sync/DRM probe not run"
+  echo "NOTE: no C compiler, sw_sync/DRM probe not run"
 fi
-if command -v c++ >/dev/null && [[ -f /usr/include/gtest/gtest.h ]] &&
-    c++ -std=c++20 -O1 -pthread -o "$work/vm-gtest" "$work/vm-gtest.cc" -lgtest_main -lgtest; then
-    have_gtest=1
+if command -v c++ >/dev/null && [[ -f /usr/include/gtest/gtest.h ]] \
+  && c++ -std=c++20 -O1 -pthread -o "$work/vm-gtest" "$work/vm-gtest.cc" -lgtest_main -lgtest; then
+  have_gtest=1
 else
-    echo "NOTE: no C++ compiler or GoogleTest, gtest check not run"
+  echo "NOTE: no C++ compiler or GoogleTest, gtest check not run"
 fi
 
 # --- Checks that need no VM.
 empty_bin=$work/empty-bin
 mkdir -p "$empty_bin"
-for tool in dirname basename mktemp date cat sed tr cut grep mkdir chmod cp find sort timeout tail awk dpkg-query sha256sum; do
-    ln -sf "$(command -v "$tool")" "$empty_bin/$tool"
+# bash too: the scripts start with #!/usr/bin/env bash, which looks bash up in PATH.
+for tool in bash dirname basename mktemp date cat sed tr cut grep mkdir chmod cp find sort timeout tail awk dpkg-query sha256sum; do
+  ln -sf "$(command -v "$tool")" "$empty_bin/$tool"
 done
 status=0
 PATH=$empty_bin "$run" "${run_args[@]}" -- true >"$(log_of no-qemu)" 2>&1 || status=$?
 if [[ $status == 77 ]] && grep -q 'no qemu-system-x86_64' "$(log_of no-qemu)"; then
-    echo "PASS no-qemu (status 77)"
-    passed=$((passed + 1))
+  echo "PASS no-qemu (status 77)"
+  passed=$((passed + 1))
 else
-    echo "FAIL no-qemu: wanted 77 with a reason, got $status: $(cat "$(log_of no-qemu)")"
-    failures=$((failures + 1))
+  echo "FAIL no-qemu: wanted 77 with a reason, got $status: $(cat "$(log_of no-qemu)")"
+  failures=$((failures + 1))
 fi
 expect no-kernel 77 --kernel "$work/no-such-bzImage" -- true || true
 
@@ -232,7 +233,7 @@ expect exit-status 5 -- sh -c 'echo from-the-guest; exit 5' <&- || true
 expect_output exit-status from-the-guest
 expect arguments 0 -- sh -c 'test "$1" = "a b'\''c\$HOME" && test -z "$2" && test $# = 2' x "a b'c\$HOME" "" || true
 SYNCBRIDGE_SELFTEST_VAR='x y' NOT_WHITELISTED=1 expect environment 0 --env EXTRA=1 -- \
-    sh -c 'test "$SYNCBRIDGE_SELFTEST_VAR" = "x y" && test -z "${NOT_WHITELISTED-}" && test "$EXTRA" = 1' || true
+  sh -c 'test "$SYNCBRIDGE_SELFTEST_VAR" = "x y" && test -z "${NOT_WHITELISTED-}" && test "$EXTRA" = 1' || true
 expect guest-fs 0 -- sh -c '
     set -e
     test -e /sys/kernel/debug/sync/sw_sync
@@ -265,19 +266,19 @@ expect_output tmp-build-dir tmp-build-dir-ok
 # The write to the build tree reached the host; the one to the guest's own
 # /tmp did not.
 if [[ $(cat "$tmp_build/tests/sub/written" 2>/dev/null) == written-in-guest && ! -e $tmp_hidden.guest ]]; then
-    echo "PASS tmp-build-dir: the write to $tmp_build/tests/sub reached the host, the guest's /tmp stayed its own"
-    passed=$((passed + 1))
+  echo "PASS tmp-build-dir: the write to $tmp_build/tests/sub reached the host, the guest's /tmp stayed its own"
+  passed=$((passed + 1))
 else
-    echo "FAIL tmp-build-dir: $tmp_build/tests/sub/written missing on the host, or $tmp_hidden.guest present"
-    failures=$((failures + 1))
+  echo "FAIL tmp-build-dir: $tmp_build/tests/sub/written missing on the host, or $tmp_hidden.guest present"
+  failures=$((failures + 1))
 fi
 if ((have_probe)); then
-    expect sw-sync-probe 0 -- "$work/vm-probe" || true
-    expect_output sw-sync-probe 'sw_sync ok'
+  expect sw-sync-probe 0 -- "$work/vm-probe" || true
+  expect_output sw-sync-probe 'sw_sync ok'
 fi
 if ((have_gtest)); then
-    expect gtest 0 -- "$work/vm-gtest" || true
-    expect_output gtest '[  PASSED  ] 1 test'
+  expect gtest 0 -- "$work/vm-gtest" || true
+  expect_output gtest '[  PASSED  ] 1 test'
 fi
 # sysrq 'l' prints a backtrace of every CPU (Call Trace:) and carries on: a
 # kernel report must fail the run even though the command succeeded.
