@@ -8,6 +8,8 @@
 // before its ioctl. Moves (with std::exchange), never copies.
 #pragma once
 
+#include "syncbridge/export.h"
+
 #include <cstdint>
 #include <utility>
 
@@ -15,7 +17,7 @@
 
 namespace syncbridge::detail {
 
-class SyncobjHandle {
+class SYNCBRIDGE_API SyncobjHandle {
  public:
   SyncobjHandle() noexcept = default;
   SyncobjHandle(int drm_fd, std::uint32_t handle, DrmCap caps) noexcept
@@ -36,7 +38,7 @@ class SyncobjHandle {
   SyncobjHandle(const SyncobjHandle&) = delete;
   SyncobjHandle& operator=(const SyncobjHandle&) = delete;
   ~SyncobjHandle() { reset(); }
-  void reset() noexcept;  // destroys the handle (drm_syncobj.cpp); empty afterwards
+  void reset() noexcept;  // destroys the handle (drm/syncobj_handle.cpp); empty afterwards
 
   int drm_fd() const noexcept { return drm_fd_; }            // borrowed from the DrmDevice
   std::uint32_t handle() const noexcept { return handle_; }  // 0: empty
