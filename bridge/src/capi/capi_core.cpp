@@ -72,12 +72,8 @@ const char* syncbridge_version(void) { return SYNCBRIDGE_VERSION_STRING; }
 
 syncbridge_result syncbridge_timeline_create(const char* name, uint64_t initial_value, bool wrap32,
                                              syncbridge_timeline** timeline_out, syncbridge_error* error) {
-  static constexpr const char* fn = "syncbridge_timeline_create";
-  if (!timeline_out) return null_argument(error, fn, "timeline_out");
-  return guarded(error, fn, [&] {
-    return hand_out_result<syncbridge_timeline>(
-        error, fn, timeline_out,
-        Timeline::create({.name = name ? name : "syncbridge", .wrap32 = wrap32, .initial_value = initial_value}));
+  return produce(error, "syncbridge_timeline_create", {{timeline_out, "timeline_out"}}, timeline_out, [&] {
+    return Timeline::create({.name = name ? name : "syncbridge", .wrap32 = wrap32, .initial_value = initial_value});
   });
 }
 
@@ -85,24 +81,19 @@ void syncbridge_timeline_destroy(syncbridge_timeline* timeline) { delete timelin
 
 syncbridge_result syncbridge_timeline_fence_at(syncbridge_timeline* timeline, uint64_t point,
                                                syncbridge_fence** fence_out, syncbridge_error* error) {
-  static constexpr const char* fn = "syncbridge_timeline_fence_at";
-  if (!timeline) return null_argument(error, fn, "timeline");
-  if (!fence_out) return null_argument(error, fn, "fence_out");
-  return guarded(error, fn, [&] {
-    return hand_out_result<syncbridge_fence>(error, fn, fence_out, timeline->timeline.fence_at(point));
-  });
+  return produce(error, "syncbridge_timeline_fence_at", {{timeline, "timeline"}, {fence_out, "fence_out"}}, fence_out,
+                 [&] { return timeline->timeline.fence_at(point); });
 }
 
 syncbridge_result syncbridge_timeline_advance(syncbridge_timeline* timeline, uint64_t n, syncbridge_error* error) {
-  if (!timeline) return null_argument(error, "syncbridge_timeline_advance", "timeline");
-  return guarded(error, "syncbridge_timeline_advance", [&] { return check(error, timeline->timeline.advance(n)); });
+  return call(error, "syncbridge_timeline_advance", {{timeline, "timeline"}},
+              [&] { return check(error, timeline->timeline.advance(n)); });
 }
 
 syncbridge_result syncbridge_timeline_signal_to(syncbridge_timeline* timeline, uint64_t point,
                                                 syncbridge_error* error) {
-  if (!timeline) return null_argument(error, "syncbridge_timeline_signal_to", "timeline");
-  return guarded(error, "syncbridge_timeline_signal_to",
-                 [&] { return check(error, timeline->timeline.signal_to(point)); });
+  return call(error, "syncbridge_timeline_signal_to", {{timeline, "timeline"}},
+              [&] { return check(error, timeline->timeline.signal_to(point)); });
 }
 
 void syncbridge_timeline_close(syncbridge_timeline* timeline, int error_errno) {
@@ -134,36 +125,32 @@ uint64_t syncbridge_fence_point(const syncbridge_fence* fence) { return fence ? 
 
 syncbridge_result syncbridge_fence_wait(const syncbridge_fence* fence, int64_t timeout_ns,
                                         syncbridge_wait_status* status_out, syncbridge_error* error) {
-  static constexpr const char* fn = "syncbridge_fence_wait";
-  if (!fence) return null_argument(error, fn, "fence");
-  if (!status_out) return null_argument(error, fn, "status_out");
-  return guarded(error, fn, [&] { return wait_outcome(error, fence->fence.wait(timeout_of(timeout_ns)), status_out); });
+  return call(error, "syncbridge_fence_wait", {{fence, "fence"}, {status_out, "status_out"}},
+              [&] { return wait_outcome(error, fence->fence.wait(timeout_of(timeout_ns)), status_out); });
 }
 
 syncbridge_result syncbridge_fence_on_complete(const syncbridge_fence* fence, syncbridge_fence_callback callback,
                                                void* user_data, syncbridge_callback** registration_out,
                                                syncbridge_error* error) {
-  static constexpr const char* fn = "syncbridge_fence_on_complete";
-  if (!fence) return null_argument(error, fn, "fence");
-  if (!callback) return null_argument(error, fn, "callback");
-  return guarded(error, fn, [&]() -> syncbridge_result {
-    // Allocated first: once registered, the callback may run at once, and then there must be
-    // nothing left to fail.
-    std::unique_ptr<syncbridge_callback> handle;
-    if (registration_out) handle.reset(new syncbridge_callback{});
-    auto reg = fence->fence.on_complete([callback, user_data](const Fence& done) {
-      const syncbridge_fence borrowed{done};
-      callback(&borrowed, user_data);
-    });
-    if (!reg.ok()) return fail(error, reg.error());
-    if (!registration_out) {
-      reg->detach();
-      return SYNCBRIDGE_OK;
-    }
-    handle->registration = std::move(reg).value();
-    *registration_out = handle.release();
-    return SYNCBRIDGE_OK;
-  });
+  return call(error, "syncbridge_fence_on_complete", {{fence, "fence"}, {callback, "callback"}},
+              [&]() -> syncbridge_result {
+                // Allocated first: once registered, the callback may run at once, and then there must be
+                // nothing left to fail.
+                std::unique_ptr<syncbridge_callback> handle;
+                if (registration_out) handle.reset(new syncbridge_callback{});
+                auto reg = fence->fence.on_complete([callback, user_data](const Fence& done) {
+                  const syncbridge_fence borrowed{done};
+                  callback(&borrowed, user_data);
+                });
+                if (!reg.ok()) return fail(error, reg.error());
+                if (!registration_out) {
+                  reg->detach();
+                  return SYNCBRIDGE_OK;
+                }
+                handle->registration = std::move(reg).value();
+                *registration_out = handle.release();
+                return SYNCBRIDGE_OK;
+              });
 }
 
 bool syncbridge_callback_cancel(syncbridge_callback* registration) {
@@ -180,15 +167,8 @@ void syncbridge_callback_detach(syncbridge_callback* registration) {
 }
 
 syncbridge_result syncbridge_fence_pollable_fd(const syncbridge_fence* fence, int* fd_out, syncbridge_error* error) {
-  static constexpr const char* fn = "syncbridge_fence_pollable_fd";
-  if (!fence) return null_argument(error, fn, "fence");
-  if (!fd_out) return null_argument(error, fn, "fd_out");
-  return guarded(error, fn, [&]() -> syncbridge_result {
-    auto fd = fence->fence.pollable_fd();
-    if (!fd.ok()) return fail(error, fd.error());
-    *fd_out = std::move(fd).value().release();
-    return SYNCBRIDGE_OK;
-  });
+  return call(error, "syncbridge_fence_pollable_fd", {{fence, "fence"}, {fd_out, "fd_out"}},
+              [&] { return hand_out_fd(error, fd_out, fence->fence.pollable_fd()); });
 }
 
 }  // extern "C"

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <exception>
+#include <initializer_list>
 #include <memory>
 #include <new>
 #include <string>
@@ -84,6 +85,56 @@ template <class H, class T>
 syncbridge_result hand_out_result(syncbridge_error* error, const char* function, H** out, Result<T>&& r) noexcept {
   if (!r.ok()) return fail(error, r.error());
   return hand_out<H>(error, function, out, std::move(r).value());
+}
+
+// A Result<UniqueFd>'s descriptor released into *fd_out, or its error.
+inline syncbridge_result hand_out_fd(syncbridge_error* error, int* fd_out, Result<UniqueFd>&& fd) noexcept {
+  if (!fd.ok()) return fail(error, fd.error());
+  *fd_out = std::move(fd).value().release();
+  return SYNCBRIDGE_OK;
+}
+
+// A pointer argument that must not be NULL, and its name for the message saying it was.
+struct Required {
+  template <class P>
+  Required(const P& pointer, const char* parameter) noexcept : present(pointer != nullptr), name(parameter) {}
+  bool present;
+  const char* name;
+};
+
+// The first NULL among required (in the order given) answered as null_argument; else body()'s
+// result, guarded.
+template <class Body>
+syncbridge_result call(syncbridge_error* error, const char* function, std::initializer_list<Required> required,
+                       Body&& body) noexcept {
+  for (const Required& r : required)
+    if (!r.present) return null_argument(error, function, r.name);
+  return guarded(error, function, std::forward<Body>(body));
+}
+
+// As call, for an entry point whose product is make()'s Result handed out as a new H in *out
+// (out goes into required too, under its parameter name).
+template <class H, class Make>
+syncbridge_result produce(syncbridge_error* error, const char* function, std::initializer_list<Required> required,
+                          H** out, Make&& make) noexcept {
+  return call(error, function, required, [&] { return hand_out_result<H>(error, function, out, make()); });
+}
+
+// An exporter without a syncobj (valid() is false) rejected before its syncobj is used.
+inline syncbridge_result check_valid(syncbridge_error* error, const char* function,
+                                     const syncbridge_syncobj_exporter& exporter) noexcept {
+  if (exporter.exporter.valid()) return SYNCBRIDGE_OK;
+  return fail(error, SYNCBRIDGE_ERR_INVALID_HANDLE, EBADF, std::string(function) + ": the exporter is empty");
+}
+
+// Runs a void entry point's body, swallowing what it throws: such entry points have no way to
+// report a failure to C.
+template <class Body>
+void quietly(Body&& body) noexcept {
+  try {
+    body();
+  } catch (...) {
+  }
 }
 
 std::chrono::nanoseconds timeout_of(std::int64_t timeout_ns) noexcept;

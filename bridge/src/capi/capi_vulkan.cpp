@@ -33,10 +33,8 @@ namespace {
 template <class MakeWait>
 syncbridge_result wait_for(syncbridge_vulkan_bridge* bridge, syncbridge_vulkan_wait** wait_out, syncbridge_error* error,
                            const char* fn, MakeWait&& make) {
-  if (!bridge) return null_argument(error, fn, "bridge");
-  if (!wait_out) return null_argument(error, fn, "wait_out");
-  return guarded(error, fn,
-                 [&] { return hand_out_result<syncbridge_vulkan_wait>(error, fn, wait_out, make(*bridge->bridge)); });
+  return produce(error, fn, {{bridge, "bridge"}, {wait_out, "wait_out"}}, wait_out,
+                 [&] { return make(*bridge->bridge); });
 }
 
 }  // namespace
@@ -84,25 +82,18 @@ size_t syncbridge_vulkan_device_describe(const syncbridge_vulkan_device* device,
 
 syncbridge_result syncbridge_vulkan_bridge_create(const syncbridge_vulkan_device* device, bool allow_sync_fd_import,
                                                   syncbridge_vulkan_bridge** bridge_out, syncbridge_error* error) {
-  static constexpr const char* fn = "syncbridge_vulkan_bridge_create";
-  if (!device) return null_argument(error, fn, "device");
-  if (!bridge_out) return null_argument(error, fn, "bridge_out");
-  return guarded(error, fn, [&] {
-    VulkanBridgeOptions options;
-    options.allow_sync_fd_import = allow_sync_fd_import;
-    return hand_out_result<syncbridge_vulkan_bridge>(error, fn, bridge_out,
-                                                     VulkanBridge::create(device->device, options));
-  });
+  return produce(error, "syncbridge_vulkan_bridge_create", {{device, "device"}, {bridge_out, "bridge_out"}}, bridge_out,
+                 [&] {
+                   VulkanBridgeOptions options;
+                   options.allow_sync_fd_import = allow_sync_fd_import;
+                   return VulkanBridge::create(device->device, options);
+                 });
 }
 
 void syncbridge_vulkan_bridge_destroy(syncbridge_vulkan_bridge* bridge) { delete bridge; }
 
 void syncbridge_vulkan_bridge_shutdown(syncbridge_vulkan_bridge* bridge) {
-  if (!bridge) return;
-  try {
-    bridge->bridge->shutdown();
-  } catch (...) {
-  }
+  if (bridge) quietly([&] { bridge->bridge->shutdown(); });
 }
 
 syncbridge_result syncbridge_vulkan_bridge_wait_for_fence(syncbridge_vulkan_bridge* bridge,
@@ -128,8 +119,7 @@ syncbridge_result syncbridge_vulkan_bridge_wait_for_syncobj(syncbridge_vulkan_br
                                                             syncbridge_error* error) {
   static constexpr const char* fn = "syncbridge_vulkan_bridge_wait_for_syncobj";
   if (!exporter) return null_argument(error, fn, "exporter");
-  if (!exporter->exporter.valid())
-    return fail(error, SYNCBRIDGE_ERR_INVALID_HANDLE, EBADF, std::string(fn) + ": the exporter is empty");
+  if (const auto r = check_valid(error, fn, *exporter); r != SYNCBRIDGE_OK) return r;
   return wait_for(bridge, wait_out, error, fn,
                   [&](VulkanBridge& b) { return b.wait_for(exporter->exporter.syncobj(), point); });
 }
@@ -138,10 +128,7 @@ void syncbridge_vulkan_bridge_retire_after(syncbridge_vulkan_bridge* bridge, syn
                                            const syncbridge_fence* completion) {
   std::unique_ptr<syncbridge_vulkan_wait> owned(wait);
   if (!bridge || !owned || !completion) return;  // a NULL completion: destroyed at once, as documented
-  try {
-    bridge->bridge->retire_after(std::move(owned->wait), completion->fence);
-  } catch (...) {
-  }
+  quietly([&] { bridge->bridge->retire_after(std::move(owned->wait), completion->fence); });
 }
 
 VkSemaphoreSubmitInfo syncbridge_vulkan_wait_submit_info(const syncbridge_vulkan_wait* wait) {
@@ -154,8 +141,8 @@ syncbridge_vulkan_wait_path syncbridge_vulkan_wait_path_taken(const syncbridge_v
 }
 
 syncbridge_result syncbridge_vulkan_wait_status(const syncbridge_vulkan_wait* wait, syncbridge_error* error) {
-  if (!wait) return null_argument(error, "syncbridge_vulkan_wait_status", "wait");
-  return guarded(error, "syncbridge_vulkan_wait_status", [&] { return check(error, wait->wait.status()); });
+  return call(error, "syncbridge_vulkan_wait_status", {{wait, "wait"}},
+              [&] { return check(error, wait->wait.status()); });
 }
 
 void syncbridge_vulkan_wait_destroy(syncbridge_vulkan_wait* wait) { delete wait; }
@@ -163,26 +150,19 @@ void syncbridge_vulkan_wait_destroy(syncbridge_vulkan_wait* wait) { delete wait;
 syncbridge_result syncbridge_vulkan_stream_create(const syncbridge_vulkan_device* device, const char* name,
                                                   bool allow_sync_fd_export, syncbridge_vulkan_stream** stream_out,
                                                   syncbridge_error* error) {
-  static constexpr const char* fn = "syncbridge_vulkan_stream_create";
-  if (!device) return null_argument(error, fn, "device");
-  if (!stream_out) return null_argument(error, fn, "stream_out");
-  return guarded(error, fn, [&] {
-    VulkanCompletionStreamOptions options;
-    if (name) options.name = name;
-    options.allow_sync_fd_export = allow_sync_fd_export;
-    return hand_out_result<syncbridge_vulkan_stream>(error, fn, stream_out,
-                                                     VulkanCompletionStream::create(device->device, options));
-  });
+  return produce(error, "syncbridge_vulkan_stream_create", {{device, "device"}, {stream_out, "stream_out"}}, stream_out,
+                 [&] {
+                   VulkanCompletionStreamOptions options;
+                   if (name) options.name = name;
+                   options.allow_sync_fd_export = allow_sync_fd_export;
+                   return VulkanCompletionStream::create(device->device, options);
+                 });
 }
 
 void syncbridge_vulkan_stream_destroy(syncbridge_vulkan_stream* stream) { delete stream; }
 
 void syncbridge_vulkan_stream_shutdown(syncbridge_vulkan_stream* stream) {
-  if (!stream) return;
-  try {
-    stream->stream->shutdown();
-  } catch (...) {
-  }
+  if (stream) quietly([&] { stream->stream->shutdown(); });
 }
 
 syncbridge_vulkan_completion_path syncbridge_vulkan_stream_path(const syncbridge_vulkan_stream* stream) {
@@ -192,12 +172,8 @@ syncbridge_vulkan_completion_path syncbridge_vulkan_stream_path(const syncbridge
 
 syncbridge_result syncbridge_vulkan_stream_prepare(syncbridge_vulkan_stream* stream,
                                                    syncbridge_vulkan_signal** signal_out, syncbridge_error* error) {
-  static constexpr const char* fn = "syncbridge_vulkan_stream_prepare";
-  if (!stream) return null_argument(error, fn, "stream");
-  if (!signal_out) return null_argument(error, fn, "signal_out");
-  return guarded(error, fn, [&] {
-    return hand_out_result<syncbridge_vulkan_signal>(error, fn, signal_out, stream->stream->prepare());
-  });
+  return produce(error, "syncbridge_vulkan_stream_prepare", {{stream, "stream"}, {signal_out, "signal_out"}},
+                 signal_out, [&] { return stream->stream->prepare(); });
 }
 
 VkSemaphoreSubmitInfo syncbridge_vulkan_signal_submit_info(const syncbridge_vulkan_signal* signal) {
@@ -210,20 +186,14 @@ uint64_t syncbridge_vulkan_signal_point(const syncbridge_vulkan_signal* signal) 
 }
 
 void syncbridge_vulkan_signal_depends_on(syncbridge_vulkan_signal* signal, const syncbridge_vulkan_wait* input) {
-  if (!signal || !input) return;
-  try {
-    signal->signal.depends_on(input->wait);
-  } catch (...) {
-  }
+  if (signal && input) quietly([&] { signal->signal.depends_on(input->wait); });
 }
 
 syncbridge_result syncbridge_vulkan_stream_submitted(syncbridge_vulkan_stream* stream, syncbridge_vulkan_signal* signal,
                                                      syncbridge_fence** fence_out, syncbridge_error* error) {
   static constexpr const char* fn = "syncbridge_vulkan_stream_submitted";
   std::unique_ptr<syncbridge_vulkan_signal> owned(signal);  // consumed, whatever happens next
-  if (!stream) return null_argument(error, fn, "stream");
-  if (!owned) return null_argument(error, fn, "signal");
-  return guarded(error, fn, [&]() -> syncbridge_result {
+  return call(error, fn, {{stream, "stream"}, {owned, "signal"}}, [&]() -> syncbridge_result {
     auto fence = stream->stream->submitted(std::move(owned->signal));
     if (!fence_out) return check(error, fence.ok() ? Result<void>() : Result<void>(fence.error()));
     return hand_out_result<syncbridge_fence>(error, fn, fence_out, std::move(fence));
@@ -233,10 +203,7 @@ syncbridge_result syncbridge_vulkan_stream_submitted(syncbridge_vulkan_stream* s
 void syncbridge_vulkan_stream_abandon(syncbridge_vulkan_stream* stream, syncbridge_vulkan_signal* signal) {
   std::unique_ptr<syncbridge_vulkan_signal> owned(signal);
   if (!stream || !owned) return;  // a signal destroyed unsubmitted is abandoned anyway
-  try {
-    stream->stream->abandon(std::move(owned->signal));
-  } catch (...) {
-  }
+  quietly([&] { stream->stream->abandon(std::move(owned->signal)); });
 }
 
 bool syncbridge_vulkan_stream_explains_validation_message(const syncbridge_vulkan_stream* stream, const char* message) {
