@@ -22,15 +22,6 @@ static void watch_fired(syncbridge_result outcome, int sys_errno, void* user_dat
   atomic_store(fired, outcome == SYNCBRIDGE_OK && sys_errno == 0 ? 1 : -1);
 }
 
-#define SKIP_UNLESS_OK(call, err)                               \
-  do {                                                          \
-    if ((call) != SYNCBRIDGE_OK) {                              \
-      static char skip_reason_[sizeof(err).message];            \
-      memcpy(skip_reason_, (err).message, sizeof skip_reason_); \
-      SKIP(skip_reason_);                                       \
-    }                                                           \
-  } while (0)
-
 static void sw_sync_exporter_hands_out_kernel_fences(void) {
   syncbridge_error e;
   syncbridge_sw_sync_exporter* ex = NULL;
@@ -122,9 +113,6 @@ static void syncobj_exporter_points_and_close(void) {
   syncbridge_drm_device_destroy(dev);
 }
 
-const c_test kernel_tests[] = {
-    {"SwSyncExporterHandsOutKernelFences", sw_sync_exporter_hands_out_kernel_fences},
-    {"WatcherThreadSeesASyncFile", watcher_thread_sees_a_sync_file},
-    {"SyncobjExporterPointsAndClose", syncobj_exporter_points_and_close},
-};
-const size_t kernel_test_count = sizeof kernel_tests / sizeof kernel_tests[0];
+C_TEST_GROUP(kernel_tests, {"SwSyncExporterHandsOutKernelFences", sw_sync_exporter_hands_out_kernel_fences},
+             {"WatcherThreadSeesASyncFile", watcher_thread_sees_a_sync_file},
+             {"SyncobjExporterPointsAndClose", syncobj_exporter_points_and_close});

@@ -23,12 +23,11 @@ static void count_calls(const syncbridge_fence* fence, void* user_data) {
 
 static void timeline_fences_and_callbacks(void) {
   syncbridge_error e;
-  syncbridge_timeline* tl = NULL;
-  syncbridge_fence* f2 = NULL;
+  c_pending_fence p = c_pending_fence_create("c-test", 0, false, 2);
+  syncbridge_timeline* tl = p.timeline;
+  syncbridge_fence* f2 = p.fence;
   syncbridge_callback* reg = NULL;
   int calls = 0;
-  CHECK_OK(syncbridge_timeline_create("c-test", 0, false, &tl, &e), e);
-  CHECK_OK(syncbridge_timeline_fence_at(tl, 2, &f2, &e), e);
   CHECK(syncbridge_fence_get_status(f2) == SYNCBRIDGE_FENCE_PENDING);
   CHECK(syncbridge_fence_point(f2) == 2);
   CHECK_OK(syncbridge_fence_on_complete(f2, count_calls, &calls, &reg, &e), e);
@@ -44,16 +43,14 @@ static void timeline_fences_and_callbacks(void) {
   CHECK(status == SYNCBRIDGE_SIGNALED);
   CHECK(!syncbridge_callback_cancel(reg)); /* it ran */
   CHECK_ERR(syncbridge_timeline_signal_to(tl, 1, &e), e, SYNCBRIDGE_ERR_BACKWARDS);
-  syncbridge_fence_release(f2);
-  syncbridge_timeline_destroy(tl);
+  c_pending_fence_destroy(&p);
 }
 
 static void closing_errors_pending_fences_and_later_calls(void) {
   syncbridge_error e;
-  syncbridge_timeline* tl = NULL;
-  syncbridge_fence* f = NULL;
-  CHECK_OK(syncbridge_timeline_create(NULL, 5, false, &tl, &e), e);
-  CHECK_OK(syncbridge_timeline_fence_at(tl, 6, &f, &e), e);
+  const c_pending_fence p = c_pending_fence_create(NULL, 5, false, 6);
+  syncbridge_timeline* tl = p.timeline;
+  syncbridge_fence* f = p.fence;
   syncbridge_fence* copy = syncbridge_fence_dup(f);
   CHECK(copy != NULL);
   syncbridge_timeline_close(tl, 0);
@@ -74,37 +71,29 @@ static void closing_errors_pending_fences_and_later_calls(void) {
 
 static void cancelled_callback_never_runs_and_detached_one_does(void) {
   syncbridge_error e;
-  syncbridge_timeline* tl = NULL;
-  syncbridge_fence* f = NULL;
+  c_pending_fence p = c_pending_fence_create("c-cancel", 0, true, 1);
   syncbridge_callback* reg = NULL;
   int cancelled_calls = 0, detached_calls = 0;
-  CHECK_OK(syncbridge_timeline_create("c-cancel", 0, true, &tl, &e), e);
-  CHECK_OK(syncbridge_timeline_fence_at(tl, 1, &f, &e), e);
-  CHECK_OK(syncbridge_fence_on_complete(f, count_calls, &cancelled_calls, &reg, &e), e);
+  CHECK_OK(syncbridge_fence_on_complete(p.fence, count_calls, &cancelled_calls, &reg, &e), e);
   CHECK(syncbridge_callback_cancel(reg));
-  CHECK_OK(syncbridge_fence_on_complete(f, count_calls, &detached_calls, NULL, &e), e);
-  CHECK_OK(syncbridge_timeline_advance(tl, 1, &e), e);
+  CHECK_OK(syncbridge_fence_on_complete(p.fence, count_calls, &detached_calls, NULL, &e), e);
+  CHECK_OK(syncbridge_timeline_advance(p.timeline, 1, &e), e);
   CHECK(cancelled_calls == 0);
   CHECK(detached_calls == 1);
-  syncbridge_fence_release(f);
-  syncbridge_timeline_destroy(tl);
+  c_pending_fence_destroy(&p);
 }
 
 static void pollable_fd_becomes_readable(void) {
   syncbridge_error e;
-  syncbridge_timeline* tl = NULL;
-  syncbridge_fence* f = NULL;
+  c_pending_fence p = c_pending_fence_create("c-poll", 0, false, 1);
   int fd = -1;
-  CHECK_OK(syncbridge_timeline_create("c-poll", 0, false, &tl, &e), e);
-  CHECK_OK(syncbridge_timeline_fence_at(tl, 1, &f, &e), e);
-  CHECK_OK(syncbridge_fence_pollable_fd(f, &fd, &e), e);
-  struct pollfd p = {.fd = fd, .events = POLLIN};
-  CHECK(poll(&p, 1, 0) == 0);
-  CHECK_OK(syncbridge_timeline_advance(tl, 1, &e), e);
-  CHECK(poll(&p, 1, 10000) == 1 && (p.revents & POLLIN));
+  CHECK_OK(syncbridge_fence_pollable_fd(p.fence, &fd, &e), e);
+  struct pollfd readable = {.fd = fd, .events = POLLIN};
+  CHECK(poll(&readable, 1, 0) == 0);
+  CHECK_OK(syncbridge_timeline_advance(p.timeline, 1, &e), e);
+  CHECK(poll(&readable, 1, 10000) == 1 && (readable.revents & POLLIN));
   close(fd);
-  syncbridge_fence_release(f);
-  syncbridge_timeline_destroy(tl);
+  c_pending_fence_destroy(&p);
 }
 
 static void bad_input_is_an_error_not_a_crash(void) {
@@ -141,48 +130,42 @@ static void watch_done(syncbridge_result outcome, int sys_errno, void* user_data
 static void watcher_in_the_callers_loop(void) {
   syncbridge_error e;
   syncbridge_watcher* w = NULL;
-  syncbridge_timeline* tl = NULL;
-  syncbridge_fence* f = NULL;
   int fd = -1, fired = 0;
   uint64_t id = 0;
   CHECK_OK(syncbridge_watcher_create(SYNCBRIDGE_WATCHER_CALLER_LOOP, &w, &e), e);
   CHECK(syncbridge_watcher_fd(w) >= 0);
-  CHECK_OK(syncbridge_timeline_create("c-watch", 0, false, &tl, &e), e);
-  CHECK_OK(syncbridge_timeline_fence_at(tl, 1, &f, &e), e);
-  CHECK_OK(syncbridge_fence_pollable_fd(f, &fd, &e), e);
+  c_pending_fence p = c_pending_fence_create("c-watch", 0, false, 1);
+  CHECK_OK(syncbridge_fence_pollable_fd(p.fence, &fd, &e), e);
   CHECK_OK(syncbridge_watcher_watch_fd(w, fd, watch_done, &fired, &id, &e), e); /* fd consumed */
   CHECK(id != 0);
   size_t ran = 0;
   CHECK_OK(syncbridge_watcher_dispatch(w, &ran, &e), e);
   CHECK(ran == 0 && fired == 0);
-  CHECK_OK(syncbridge_timeline_advance(tl, 1, &e), e);
-  struct pollfd p = {.fd = syncbridge_watcher_fd(w), .events = POLLIN};
-  CHECK(poll(&p, 1, 10000) == 1);
+  CHECK_OK(syncbridge_timeline_advance(p.timeline, 1, &e), e);
+  struct pollfd readable = {.fd = syncbridge_watcher_fd(w), .events = POLLIN};
+  CHECK(poll(&readable, 1, 10000) == 1);
   CHECK_OK(syncbridge_watcher_dispatch(w, &ran, &e), e);
   CHECK(ran == 1 && fired == 1);
   CHECK(!syncbridge_watcher_remove(w, id));
-  syncbridge_fence_release(f);
-  syncbridge_timeline_destroy(tl);
+  c_pending_fence_destroy(&p);
   syncbridge_watcher_destroy(w);
 }
 
-static const c_test core_tests[] = {
-    {"TimelineFencesAndCallbacks", timeline_fences_and_callbacks},
-    {"ClosingErrorsPendingFencesAndLaterCalls", closing_errors_pending_fences_and_later_calls},
-    {"CancelledCallbackNeverRunsAndDetachedOneDoes", cancelled_callback_never_runs_and_detached_one_does},
-    {"PollableFdBecomesReadable", pollable_fd_becomes_readable},
-    {"BadInputIsAnErrorNotACrash", bad_input_is_an_error_not_a_crash},
-    {"WatcherInTheCallersLoop", watcher_in_the_callers_loop},
-};
+C_TEST_GROUP(core_tests, {"TimelineFencesAndCallbacks", timeline_fences_and_callbacks},
+             {"ClosingErrorsPendingFencesAndLaterCalls", closing_errors_pending_fences_and_later_calls},
+             {"CancelledCallbackNeverRunsAndDetachedOneDoes", cancelled_callback_never_runs_and_detached_one_does},
+             {"PollableFdBecomesReadable", pollable_fd_becomes_readable},
+             {"BadInputIsAnErrorNotACrash", bad_input_is_an_error_not_a_crash},
+             {"WatcherInTheCallersLoop", watcher_in_the_callers_loop});
 
 int main(int argc, char** argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s core|kernel|vulkan\n", argv[0]);
     return 2;
   }
-  if (strcmp(argv[1], "core") == 0) return c_test_run(core_tests, sizeof core_tests / sizeof core_tests[0]);
-  if (strcmp(argv[1], "kernel") == 0) return c_test_run(kernel_tests, kernel_test_count);
-  if (strcmp(argv[1], "vulkan") == 0) return c_test_run(vulkan_tests, vulkan_test_count);
+  if (strcmp(argv[1], "core") == 0) return c_test_run(core_tests, core_tests_count);
+  if (strcmp(argv[1], "kernel") == 0) return c_test_run(kernel_tests, kernel_tests_count);
+  if (strcmp(argv[1], "vulkan") == 0) return c_test_run(vulkan_tests, vulkan_tests_count);
   fprintf(stderr, "unknown group '%s'\n", argv[1]);
   return 2;
 }

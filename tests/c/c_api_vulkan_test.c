@@ -73,36 +73,29 @@ static void a_cpu_fence_gates_a_submission(void) {
     return;
   }
   syncbridge_error e;
-  syncbridge_timeline* cpu = NULL;
-  syncbridge_fence *input = NULL, *done = NULL;
+  c_pending_fence cpu = c_pending_fence_create("c-cpu", 0, false, 1);
+  syncbridge_fence* done = NULL;
   syncbridge_vulkan_wait* wait = NULL;
   syncbridge_wait_status status = SYNCBRIDGE_SIGNALED;
-  CHECK_OK(syncbridge_timeline_create("c-cpu", 0, false, &cpu, &e), e);
-  CHECK_OK(syncbridge_timeline_fence_at(cpu, 1, &input, &e), e);
-  CHECK_OK(syncbridge_vulkan_bridge_wait_for_fence(f.bridge, input, &wait, &e), e);
+  CHECK_OK(syncbridge_vulkan_bridge_wait_for_fence(f.bridge, cpu.fence, &wait, &e), e);
   CHECK(syncbridge_vulkan_wait_path_taken(wait) == SYNCBRIDGE_VULKAN_WAIT_HOST_SIGNAL);
   submit_gated(&f, wait, &done);
   CHECK_OK(syncbridge_fence_wait(done, 50000000, &status, &e), e);
   CHECK(status == SYNCBRIDGE_TIMED_OUT); /* the GPU waits for the CPU */
-  CHECK_OK(syncbridge_timeline_advance(cpu, 1, &e), e);
+  CHECK_OK(syncbridge_timeline_advance(cpu.timeline, 1, &e), e);
   CHECK_OK(syncbridge_fence_wait(done, 10000000000LL, &status, &e), e);
   CHECK(status == SYNCBRIDGE_SIGNALED);
   CHECK_OK(syncbridge_vulkan_wait_status(wait, &e), e);
   syncbridge_vulkan_bridge_retire_after(f.bridge, wait, done); /* consumed */
   syncbridge_fence_release(done);
-  syncbridge_fence_release(input);
-  syncbridge_timeline_destroy(cpu);
+  c_pending_fence_destroy(&cpu);
   fixture_down(&f);
 }
 
 static void a_sync_file_gates_a_submission(void) {
   syncbridge_error e;
   syncbridge_sw_sync_exporter* ex = NULL;
-  if (syncbridge_sw_sync_exporter_create("c-vk-sw-sync", 0, &ex, &e) != SYNCBRIDGE_OK) {
-    static char reason[sizeof e.message];
-    memcpy(reason, e.message, sizeof reason);
-    SKIP(reason);
-  }
+  SKIP_UNLESS_OK(syncbridge_sw_sync_exporter_create("c-vk-sw-sync", 0, &ex, &e), e);
   vk_fixture f;
   const char* why = NULL;
   if (!fixture_up(&f, &why)) {
@@ -146,9 +139,6 @@ static void bad_vulkan_input_is_an_error(void) {
   syncbridge_vulkan_bridge_destroy(NULL);
 }
 
-const c_test vulkan_tests[] = {
-    {"ACpuFenceGatesASubmission", a_cpu_fence_gates_a_submission},
-    {"ASyncFileGatesASubmission", a_sync_file_gates_a_submission},
-    {"BadVulkanInputIsAnError", bad_vulkan_input_is_an_error},
-};
-const size_t vulkan_test_count = sizeof vulkan_tests / sizeof vulkan_tests[0];
+C_TEST_GROUP(vulkan_tests, {"ACpuFenceGatesASubmission", a_cpu_fence_gates_a_submission},
+             {"ASyncFileGatesASubmission", a_sync_file_gates_a_submission},
+             {"BadVulkanInputIsAnError", bad_vulkan_input_is_an_error});

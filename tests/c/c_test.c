@@ -12,6 +12,19 @@ const char* c_test_skipped;
 
 bool fcntl_is_closed(int fd) { return fcntl(fd, F_GETFD) == -1; }
 
+c_pending_fence c_pending_fence_create(const char* name, uint64_t initial_value, bool wrap32, uint64_t point) {
+  c_pending_fence pending = {NULL, NULL};
+  syncbridge_error e;
+  CHECK_OK(syncbridge_timeline_create(name, initial_value, wrap32, &pending.timeline, &e), e);
+  CHECK_OK(syncbridge_timeline_fence_at(pending.timeline, point, &pending.fence, &e), e);
+  return pending;
+}
+
+void c_pending_fence_destroy(c_pending_fence* pending) {
+  syncbridge_fence_release(pending->fence);
+  syncbridge_timeline_destroy(pending->timeline);
+}
+
 enum { kMaxFds = 256 };
 typedef struct fd_set_snapshot {
   int count;
