@@ -17,10 +17,8 @@ class VulkanBridgeTest : public VulkanTest {};
 
 // The GPU must not get past a bridged wait before the fence signals, and must after.
 TEST_F(VulkanBridgeTest, CoreFenceGatesTheGpuThroughHostSignal) {
-  auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  auto t = make_core_timeline();
+  auto [stream, bridge, t] = make_rig();
+  ASSERT_TRUE(stream && bridge);
   auto g = gate(*stream, bridge->wait_for(must(t.fence_at(3))));
   SB_ASSERT_OK(g);
   EXPECT_EQ(g->wait.path(), VulkanWaitPath::host_signal);
@@ -38,10 +36,8 @@ TEST_F(VulkanBridgeTest, CoreFenceGatesTheGpuThroughHostSignal) {
 }
 
 TEST_F(VulkanBridgeTest, AlreadySignaledFenceIsReleasedAtOnce) {
-  auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  auto t = make_core_timeline();
+  auto [stream, bridge, t] = make_rig();
+  ASSERT_TRUE(stream && bridge);
   SB_ASSERT_OK(t.advance(5));
   auto g = gate(*stream, bridge->wait_for(must(t.fence_at(4))));
   SB_ASSERT_OK(g);
@@ -51,10 +47,8 @@ TEST_F(VulkanBridgeTest, AlreadySignaledFenceIsReleasedAtOnce) {
 
 // An errored input must not hang the GPU: the wait is released and the error reported.
 TEST_F(VulkanBridgeTest, ErroredFenceReleasesTheGpuAndReportsTheError) {
-  auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  auto t = make_core_timeline("closing");
+  auto [stream, bridge, t] = make_rig({}, "closing");
+  ASSERT_TRUE(stream && bridge);
   auto g = gate_on_points(*bridge, *stream, t, 1);
   SB_ASSERT_OK(g);
   t.close();  // the fence completes with ENOENT
@@ -86,10 +80,8 @@ TEST_F(VulkanBridgeTest, ManyOutOfOrderInputsEachGateTheirOwnSubmission) {
 }
 
 TEST_F(VulkanBridgeTest, PoolReusesSemaphoresWithoutEarlySignals) {
-  auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  auto t = make_core_timeline();
+  auto [stream, bridge, t] = make_rig();
+  ASSERT_TRUE(stream && bridge);
   for (std::uint64_t i = 1; i <= 50; ++i) {
     auto g = gate(*stream, bridge->wait_for(must(t.fence_at(i))));
     SB_ASSERT_OK(g);
@@ -104,10 +96,8 @@ TEST_F(VulkanBridgeTest, PoolReusesSemaphoresWithoutEarlySignals) {
 }
 
 TEST_F(VulkanBridgeTest, ShutdownReleasesPendingWaitsSoTheQueueDrains) {
-  auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  auto t = make_core_timeline();
+  auto [stream, bridge, t] = make_rig();
+  ASSERT_TRUE(stream && bridge);
   auto g = gate_on_points(*bridge, *stream, t, 1);
   SB_ASSERT_OK(g);
   bridge->shutdown();
@@ -149,10 +139,8 @@ TEST_F(VulkanBridgeTest, SyncobjPathNeedsAMesaDrmDriver) {
 }
 
 TEST_F(VulkanBridgeTest, RetireAfterKeepsTheWaitUntilCompletion) {
-  auto bridge = make_bridge();
-  auto stream = make_stream();
-  ASSERT_TRUE(bridge && stream);
-  auto t = make_core_timeline();
+  auto [stream, bridge, t] = make_rig();
+  ASSERT_TRUE(stream && bridge);
   auto g = gate_on_points(*bridge, *stream, t, 1);
   SB_ASSERT_OK(g);
   const Fence done = (*g)[0].done;

@@ -13,10 +13,8 @@ class VulkanCompletionTest : public VulkanTest {};
 // timeline_wait: a partly released queue shows its progress point by point. (On sync_fd_export
 // a driver may hold every export until the queue drains, lavapipe 25 does: see below.)
 TEST_F(VulkanCompletionTest, PointsSignalInOrderWhenTheGpuIsDone) {
-  auto stream = make_stream({.allow_sync_fd_export = false});
-  auto bridge = make_bridge();
+  auto [stream, bridge, t] = make_rig({.allow_sync_fd_export = false});
   ASSERT_TRUE(stream && bridge);
-  auto t = make_core_timeline();
   auto batch = gate_on_points(*bridge, *stream, t, 16);
   SB_ASSERT_OK(batch);
   SB_EXPECT_ERROR(stream->fence_at(17), Errc::invalid_argument, EINVAL);  // 16 points prepared, no more
@@ -36,10 +34,8 @@ TEST_F(VulkanCompletionTest, PointsSignalInOrderWhenTheGpuIsDone) {
 // wait() signals the Timeline itself; points nobody waits on directly still complete through
 // the helper (at most its grace period later). The direct wait is timeline_wait's.
 TEST_F(VulkanCompletionTest, DirectWaitsAndFenceObserversBothComplete) {
-  auto stream = make_stream({.allow_sync_fd_export = false});
-  auto bridge = make_bridge();
+  auto [stream, bridge, t] = make_rig({.allow_sync_fd_export = false});
   ASSERT_TRUE(stream && bridge);
-  auto t = make_core_timeline();
   auto batch = gate_on_points(*bridge, *stream, t, 6);
   SB_ASSERT_OK(batch);
   const auto done = fences_of(*batch);
@@ -86,10 +82,8 @@ TEST_F(VulkanCompletionTest, AbandonedSignalDoesNotHoldUpLaterPoints) {
 }
 
 TEST_F(VulkanCompletionTest, ShutdownClosesPendingFences) {
-  auto stream = make_stream();
-  auto bridge = make_bridge();
+  auto [stream, bridge, t] = make_rig();
   ASSERT_TRUE(stream && bridge);
-  auto t = make_core_timeline();
   auto g = gate_on_points(*bridge, *stream, t, 1);
   SB_ASSERT_OK(g);
   SB_ASSERT_OK(t.advance());
@@ -102,11 +96,9 @@ TEST_F(VulkanCompletionTest, ShutdownClosesPendingFences) {
 
 TEST_F(VulkanCompletionTest, ExportsSyncFileWhereSupported) {
   SB_REQUIRE_VK_CAP(VulkanCaps::sync_fd_semaphore_export);
-  auto stream = make_stream();
-  auto bridge = make_bridge();
+  auto [stream, bridge, t] = make_rig();
   ASSERT_TRUE(stream && bridge);
   ASSERT_EQ(stream->path(), VulkanCompletionPath::sync_fd_export);
-  auto t = make_core_timeline();
   auto batch = gate_on_points(*bridge, *stream, t, 32);
   SB_ASSERT_OK(batch);
   const auto done = fences_of(*batch);
@@ -144,10 +136,8 @@ TEST_F(VulkanCompletionTest, ExportedSyncFilesCompleteThroughTheCallersWatcher) 
 // wait(2): the helper must still observe frame 1. (Valid whatever the timing; with the consumer
 // inside wait() first, the old helper stayed out of the driver and frame 1 never completed.)
 TEST_F(VulkanCompletionTest, DirectWaitDoesNotStarveTheEarlierPointThatReleasesIt) {
-  auto bridge = make_bridge();
-  auto stream = make_stream({.allow_sync_fd_export = false});
-  ASSERT_TRUE(bridge && stream);
-  auto t = make_core_timeline("inputs");
+  auto [stream, bridge, t] = make_rig({.allow_sync_fd_export = false}, "inputs");
+  ASSERT_TRUE(stream && bridge);
   auto batch = gate_on_points(*bridge, *stream, t, 2);
   SB_ASSERT_OK(batch);
   const auto done = fences_of(*batch);

@@ -127,6 +127,12 @@ inline bool require_native_paths() { return env_or("SYNCBRIDGE_VK_REQUIRE_NATIVE
     }                                                                                                              \
   } while (0)
 
+inline Timeline make_core_timeline(std::string name = "test") {
+  auto t = Timeline::create({.name = std::move(name)});
+  EXPECT_TRUE(t.ok());
+  return std::move(t).value();
+}
+
 // A signal (or wait) of semaphore s at value, at every stage.
 inline VkSemaphoreSubmitInfo signal_info(VkSemaphore s, std::uint64_t value = 0) {
   VkSemaphoreSubmitInfo i{};
@@ -367,6 +373,19 @@ class VulkanTest : public VulkanContextTest {
     }
     return batch;
   }
+  // Where most bridge and stream tests start: a stream and a bridge on the test's queue, and a
+  // core timeline whose points gate the submissions. Destroyed in reverse: the timeline, then the
+  // bridge (shut down: its GPU waits released), then the stream.
+  struct Rig {
+    StreamPtr stream;
+    BridgePtr bridge;
+    Timeline timeline;
+  };
+  Rig make_rig(VulkanCompletionStreamOptions stream_options = {}, std::string timeline_name = "test") {
+    auto stream = make_stream(std::move(stream_options));
+    auto bridge = make_bridge();
+    return Rig{std::move(stream), std::move(bridge), make_core_timeline(std::move(timeline_name))};
+  }
   // Their completion fences.
   static std::vector<Fence> fences_of(const std::vector<Gated>& batch) {
     std::vector<Fence> done;
@@ -447,12 +466,6 @@ inline std::size_t thread_count() {
     closedir(dir);
   }
   return n;
-}
-
-inline Timeline make_core_timeline(std::string name = "test") {
-  auto t = Timeline::create({.name = std::move(name)});
-  EXPECT_TRUE(t.ok());
-  return std::move(t).value();
 }
 
 }  // namespace syncbridge::testing
