@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <thread>
 #include <vector>
@@ -58,61 +59,106 @@ void raw_inc(int timeline, std::uint32_t n) {
 SwSyncTimeline must_open() { return std::move(SwSyncTimeline::open()).value(); }
 SwSyncExporter must_export() { return std::move(SwSyncExporter::create("bench")).value(); }
 
-// ---- create + signal + release, one fence ----
+// ---- the measured sequences, each written once: a separate benchmark loops over one, a paired
+// benchmark alternates two ----
 
-void BM_Raw_CreateIncClose(benchmark::State& state) {
+// Raw: CREATE_FENCE + INC + close, one fence.
+struct RawSingle {
   SwSyncTimeline tl = must_open();
   std::uint32_t value = 0;
-  for (auto _ : state) {
+  void operator()() {
     const int fd = raw_create(tl.fd(), ++value);
     raw_inc(tl.fd(), 1);
     ::close(fd);
   }
-}
+};
 
-// What the mitigation costs when written by hand: the exporter's floor.
-void BM_Raw_CreateDupIncCloseClose(benchmark::State& state) {
+// What the mitigation costs when written by hand (CREATE + dup + INC + two closes): the
+// exporter's floor.
+struct RawMitigation {
   SwSyncTimeline tl = must_open();
   std::uint32_t value = 0;
-  for (auto _ : state) {
+  void operator()() {
     const int held = raw_create(tl.fd(), ++value);
     const int user = ::fcntl(held, F_DUPFD_CLOEXEC, 0);
     raw_inc(tl.fd(), 1);
     ::close(held);
     ::close(user);
   }
-}
+};
 
-void BM_Exporter_SyncFileAtAdvanceRelease(benchmark::State& state) {
+// The exporter: sync_file_at + advance + release, one fence.
+struct ExporterSingle {
+  static constexpr int kFences = 1;
   SwSyncExporter e = must_export();
-  // Warm up: the held-fd array reaches its steady capacity.
-  for (int i = 0; i < 4; ++i) {
-    SyncFile f = std::move(e.sync_file_at(e.value() + 1)).value();
-    (void)e.advance(1);
-  }
-  const std::size_t allocs_before = bench::allocations();
-  for (auto _ : state) {
+  void operator()() {
     SyncFile f = std::move(e.sync_file_at(e.value() + 1)).value();
     (void)e.advance(1);
     benchmark::DoNotOptimize(f);
-  }  // f released (closed) here, as the raw loop closes its fd
-  state.counters["allocs_per_op"] =
-      static_cast<double>(bench::allocations() - allocs_before) / static_cast<double>(state.iterations());
-  if (e.held_fence_count() != 0) state.SkipWithError("fences still held");
-}
+  }  // f released (closed) here, as the raw sequence closes its fd
+};
 
-// ---- batches of 64 ----
-
-void BM_Raw_CreateIncClose_Batch64(benchmark::State& state) {
+// Raw, kBatch fences: kBatch CREATE_FENCEs, one INC, kBatch closes.
+struct RawBatch {
   SwSyncTimeline tl = must_open();
   std::uint32_t value = 0;
   int fds[kBatch];
-  for (auto _ : state) {
+  void operator()() {
     for (int i = 0; i < kBatch; ++i) fds[i] = raw_create(tl.fd(), value + static_cast<std::uint32_t>(i) + 1);
     raw_inc(tl.fd(), kBatch);
     value += kBatch;
     for (int fd : fds) ::close(fd);
   }
+};
+
+// The exporter, kBatch fences: kBatch sync_file_ats, one advance, kBatch releases.
+struct ExporterBatch {
+  static constexpr int kFences = kBatch;
+  SwSyncExporter e = must_export();
+  std::vector<SyncFile> files = std::vector<SyncFile>(kBatch);  // reused: nothing allocated per batch
+  void operator()() {
+    const auto base = static_cast<std::uint32_t>(e.value());
+    for (int i = 0; i < kBatch; ++i)
+      files[static_cast<std::size_t>(i)] = std::move(e.sync_file_at(base + static_cast<std::uint32_t>(i) + 1)).value();
+    (void)e.advance(kBatch);
+    for (SyncFile& f : files) f = SyncFile();
+  }
+};
+
+// An exporter sequence's separate benchmark: warmed up first (the held-fd array reaches its
+// steady capacity), then its allocations per fence counted (goal 0); no fence may stay held.
+template <class ExporterOp>
+void exporter_loop(benchmark::State& state) {
+  ExporterOp op;
+  for (int i = 0; i < 4; ++i) op();
+  const std::size_t allocs_before = bench::allocations();
+  for (auto _ : state) op();
+  const auto fences = state.iterations() * ExporterOp::kFences;
+  state.counters["allocs_per_op"] =
+      static_cast<double>(bench::allocations() - allocs_before) / static_cast<double>(fences);
+  if (ExporterOp::kFences > 1) state.SetItemsProcessed(fences);
+  if (op.e.held_fence_count() != 0) state.SkipWithError("fences still held");
+}
+
+// ---- create + signal + release, one fence ----
+
+void BM_Raw_CreateIncClose(benchmark::State& state) {
+  RawSingle raw;
+  for (auto _ : state) raw();
+}
+
+void BM_Raw_CreateDupIncCloseClose(benchmark::State& state) {
+  RawMitigation raw;
+  for (auto _ : state) raw();
+}
+
+void BM_Exporter_SyncFileAtAdvanceRelease(benchmark::State& state) { exporter_loop<ExporterSingle>(state); }
+
+// ---- batches of 64 ----
+
+void BM_Raw_CreateIncClose_Batch64(benchmark::State& state) {
+  RawBatch raw;
+  for (auto _ : state) raw();
   state.SetItemsProcessed(state.iterations() * kBatch);
 }
 
@@ -133,24 +179,7 @@ void BM_Raw_CreateDupIncCloseClose_Batch64(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kBatch);
 }
 
-void BM_Exporter_SyncFileAtAdvanceRelease_Batch64(benchmark::State& state) {
-  SwSyncExporter e = must_export();
-  std::vector<SyncFile> files(kBatch);  // reused: the benchmark itself allocates nothing per batch
-  auto one_batch = [&] {
-    const auto base = static_cast<std::uint32_t>(e.value());
-    for (int i = 0; i < kBatch; ++i)
-      files[static_cast<std::size_t>(i)] = std::move(e.sync_file_at(base + static_cast<std::uint32_t>(i) + 1)).value();
-    (void)e.advance(kBatch);
-    for (SyncFile& f : files) f = SyncFile();
-  };
-  for (int i = 0; i < 4; ++i) one_batch();
-  const std::size_t allocs_before = bench::allocations();
-  for (auto _ : state) one_batch();
-  state.counters["allocs_per_op"] =
-      static_cast<double>(bench::allocations() - allocs_before) / static_cast<double>(state.iterations() * kBatch);
-  state.SetItemsProcessed(state.iterations() * kBatch);
-  if (e.held_fence_count() != 0) state.SkipWithError("fences still held");
-}
+void BM_Exporter_SyncFileAtAdvanceRelease_Batch64(benchmark::State& state) { exporter_loop<ExporterBatch>(state); }
 
 // ---- wake-up latency: the main thread waits, a partner INCs on request ----
 
@@ -177,45 +206,56 @@ struct Partner {
   std::thread thread;
 };
 
-template <class Wait>
-void woken_wait(benchmark::State& state, Wait wait) {
+// One woken wait: a new fence, the partner asked to signal it, wait(fence) until it has.
+struct Woken {
   SwSyncTimeline tl = must_open();
-  Partner partner(tl);
+  Partner partner{tl};
   std::uint32_t value = 0;
-  for (auto _ : state) {
+  template <class Wait>
+  bool operator()(Wait wait) {
     SyncFile f = std::move(tl.create_fence(++value)).value();
     partner.request();
-    if (!wait(f)) state.SkipWithError("wait failed");
+    return wait(f);
   }
+};
+
+// The raw wait: ppoll() until the fd is readable.
+bool ppoll_signaled(const SyncFile& f) {
+  pollfd p{f.fd(), POLLIN, 0};
+  int r;
+  do {
+    r = ::ppoll(&p, 1, nullptr, nullptr);
+  } while (r < 0 && errno == EINTR);
+  return r == 1 && (p.revents & POLLIN);
 }
 
-void BM_Wake_RawPpoll(benchmark::State& state) {
-  woken_wait(state, [](const SyncFile& f) {
-    pollfd p{f.fd(), POLLIN, 0};
-    int r;
-    do {
-      r = ::ppoll(&p, 1, nullptr, nullptr);
-    } while (r < 0 && errno == EINTR);
-    return r == 1 && (p.revents & POLLIN);
-  });
+bool wait_signaled(const SyncFile& f) {
+  auto r = f.wait(wait_forever);
+  return r.ok() && *r == WaitStatus::signaled;
 }
 
-void BM_Wake_SyncFileWait(benchmark::State& state) {
-  woken_wait(state, [](const SyncFile& f) {
-    auto r = f.wait(wait_forever);
-    return r.ok() && *r == WaitStatus::signaled;
-  });
+template <class Wait>
+void woken_wait(benchmark::State& state, Wait wait) {
+  Woken woken;
+  for (auto _ : state)
+    if (!woken(wait)) state.SkipWithError("wait failed");
 }
+
+void BM_Wake_RawPpoll(benchmark::State& state) { woken_wait(state, ppoll_signaled); }
+
+void BM_Wake_SyncFileWait(benchmark::State& state) { woken_wait(state, wait_signaled); }
 
 // ---- looking at an already-signaled fence ----
+
+int poll0(const SyncFile& f) {
+  pollfd p{f.fd(), POLLIN, 0};
+  return ::poll(&p, 1, 0);
+}
 
 void BM_Signaled_RawPoll0(benchmark::State& state) {
   SwSyncTimeline tl = must_open();
   SyncFile f = std::move(tl.create_fence(0)).value();
-  for (auto _ : state) {
-    pollfd p{f.fd(), POLLIN, 0};
-    benchmark::DoNotOptimize(::poll(&p, 1, 0));
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(poll0(f));
 }
 
 void BM_Signaled_SyncFileWait0(benchmark::State& state) {
@@ -224,160 +264,38 @@ void BM_Signaled_SyncFileWait0(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(f.wait(0ns).ok());
 }
 
-// ---- paired: raw and wrapped take turns, medians compared ----
+// ---- paired: raw and wrapped take turns in blocks, medians compared (bench::paired) ----
 
-double median(std::vector<double>& v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
-
-// Each benchmark iteration runs `block` raw operations and `block` wrapped ones, in alternating
-// order, timing each block. Counters: raw_ns and wrapped_ns (median ns per operation), ratio.
 template <class Raw, class Wrapped>
-void paired(benchmark::State& state, int block, Raw raw, Wrapped wrapped) {
-  std::vector<double> raw_ns, wrapped_ns;
-  raw_ns.reserve(1 << 16);
-  wrapped_ns.reserve(1 << 16);
-  auto timed = [block](auto& op) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < block; ++i) op();
-    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / block;
-  };
-  bool raw_first = true;
-  for (auto _ : state) {
-    if (raw_first) {
-      raw_ns.push_back(timed(raw));
-      wrapped_ns.push_back(timed(wrapped));
-    } else {
-      wrapped_ns.push_back(timed(wrapped));
-      raw_ns.push_back(timed(raw));
-    }
-    raw_first = !raw_first;
-  }
-  const double r = median(raw_ns), w = median(wrapped_ns);
-  state.counters["raw_ns"] = r;
-  state.counters["wrapped_ns"] = w;
-  state.counters["ratio"] = r > 0 ? w / r : 0;
+void paired_sequences(benchmark::State& state, int block) {
+  Raw raw;
+  Wrapped wrapped;
+  bench::paired_blocks(state, block, std::ref(raw), std::ref(wrapped));
 }
 
-void BM_Paired_Single(benchmark::State& state) {
-  SwSyncTimeline tl = must_open();
-  SwSyncExporter e = must_export();
-  std::uint32_t value = 0;
-  paired(
-      state, 8,
-      [&] {
-        const int fd = raw_create(tl.fd(), ++value);
-        raw_inc(tl.fd(), 1);
-        ::close(fd);
-      },
-      [&] {
-        SyncFile f = std::move(e.sync_file_at(e.value() + 1)).value();
-        (void)e.advance(1);
-      });
-}
+void BM_Paired_Single(benchmark::State& state) { paired_sequences<RawSingle, ExporterSingle>(state, 8); }
 
-void BM_Paired_Batch64(benchmark::State& state) {
-  SwSyncTimeline tl = must_open();
-  SwSyncExporter e = must_export();
-  std::uint32_t value = 0;
-  int fds[kBatch];
-  std::vector<SyncFile> files(kBatch);
-  paired(
-      state, 1,
-      [&] {
-        for (int i = 0; i < kBatch; ++i) fds[i] = raw_create(tl.fd(), value + static_cast<std::uint32_t>(i) + 1);
-        raw_inc(tl.fd(), kBatch);
-        value += kBatch;
-        for (int fd : fds) ::close(fd);
-      },
-      [&] {
-        const auto base = static_cast<std::uint32_t>(e.value());
-        for (int i = 0; i < kBatch; ++i)
-          files[static_cast<std::size_t>(i)] =
-              std::move(e.sync_file_at(base + static_cast<std::uint32_t>(i) + 1)).value();
-        (void)e.advance(kBatch);
-        for (SyncFile& f : files) f = SyncFile();
-      });
-}
+void BM_Paired_Batch64(benchmark::State& state) { paired_sequences<RawBatch, ExporterBatch>(state, 1); }
 
 // The hand-written mitigation against the plain sequence: the price of the held fd itself.
-void BM_Paired_MitigationFloor(benchmark::State& state) {
-  SwSyncTimeline tl = must_open(), tl2 = must_open();
-  std::uint32_t value = 0, value2 = 0;
-  paired(
-      state, 8,
-      [&] {
-        const int fd = raw_create(tl.fd(), ++value);
-        raw_inc(tl.fd(), 1);
-        ::close(fd);
-      },
-      [&] {
-        const int held = raw_create(tl2.fd(), ++value2);
-        const int user = ::fcntl(held, F_DUPFD_CLOEXEC, 0);
-        raw_inc(tl2.fd(), 1);
-        ::close(held);
-        ::close(user);
-      });
-}
+void BM_Paired_MitigationFloor(benchmark::State& state) { paired_sequences<RawSingle, RawMitigation>(state, 8); }
 
 // The exporter against the hand-written mitigation: what the wrapper itself costs.
-void BM_Paired_WrapperOverFloor(benchmark::State& state) {
-  SwSyncTimeline tl = must_open();
-  SwSyncExporter e = must_export();
-  std::uint32_t value = 0;
-  paired(
-      state, 8,
-      [&] {
-        const int held = raw_create(tl.fd(), ++value);
-        const int user = ::fcntl(held, F_DUPFD_CLOEXEC, 0);
-        raw_inc(tl.fd(), 1);
-        ::close(held);
-        ::close(user);
-      },
-      [&] {
-        SyncFile f = std::move(e.sync_file_at(e.value() + 1)).value();
-        (void)e.advance(1);
-      });
-}
+void BM_Paired_WrapperOverFloor(benchmark::State& state) { paired_sequences<RawMitigation, ExporterSingle>(state, 8); }
 
 void BM_Paired_Wake(benchmark::State& state) {
-  SwSyncTimeline tl = must_open();
-  Partner partner(tl);
-  std::uint32_t value = 0;
+  Woken woken;
   bool ok = true;
-  paired(
-      state, 1,
-      [&] {
-        SyncFile f = std::move(tl.create_fence(++value)).value();
-        partner.request();
-        pollfd p{f.fd(), POLLIN, 0};
-        int r;
-        do {
-          r = ::ppoll(&p, 1, nullptr, nullptr);
-        } while (r < 0 && errno == EINTR);
-        ok &= r == 1;
-      },
-      [&] {
-        SyncFile f = std::move(tl.create_fence(++value)).value();
-        partner.request();
-        auto r = f.wait(wait_forever);
-        ok &= r.ok() && *r == WaitStatus::signaled;
-      });
+  bench::paired_blocks(
+      state, 1, [&] { ok &= woken(ppoll_signaled); }, [&] { ok &= woken(wait_signaled); });
   if (!ok) state.SkipWithError("a wait failed");
 }
 
 void BM_Paired_Signaled(benchmark::State& state) {
   SwSyncTimeline tl = must_open();
   SyncFile f = std::move(tl.create_fence(0)).value();
-  paired(
-      state, 64,
-      [&] {
-        pollfd p{f.fd(), POLLIN, 0};
-        benchmark::DoNotOptimize(::poll(&p, 1, 0));
-      },
-      [&] { benchmark::DoNotOptimize(f.wait(0ns).ok()); });
+  bench::paired_blocks(
+      state, 64, [&] { benchmark::DoNotOptimize(poll0(f)); }, [&] { benchmark::DoNotOptimize(f.wait(0ns).ok()); });
 }
 
 }  // namespace
@@ -403,17 +321,9 @@ int main(int argc, char** argv) {
   // --smoke: a ctest run that proves the benchmark works; its figures are not the report.
   auto command_line = syncbridge::bench::parse_command_line(argc, argv);
   const bool smoke = command_line.smoke;
-  {
-    auto tl = SwSyncTimeline::open();
-    if (!tl) {
-      std::printf("syncbridge-bench-bridge: SKIP: %s\n", tl.error().describe().c_str());
-      return 0;
-    }
-  }
-  int n = command_line.argc();
-  benchmark::Initialize(&n, command_line.args.data());
+  if (auto tl = SwSyncTimeline::open(); !tl) return bench::skip("syncbridge-bench-bridge", tl.error().describe());
   syncbridge::bench::RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
+  bench::run_benchmarks(command_line, reporter);
   // Separately measured: for reference only (the goals are judged on the paired figures).
   reporter.print_ratios({
       {"exporter sync_file_at+advance+release vs raw create+INC+close",

@@ -60,43 +60,6 @@ void raw_signal(std::uint32_t handle, std::uint64_t point) {
   if (drmSyncobjTimelineSignal(g_dev.fd(), &handle, &point, 1) != 0) std::abort();
 }
 
-double median(std::vector<double>& v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
-
-// Each benchmark iteration runs one raw and one wrapped sample, in alternating order. A sample
-// returns its own ns (per operation). Counters: raw_ns, wrapped_ns (medians), ratio.
-template <class Raw, class Wrapped>
-void paired(benchmark::State& state, Raw raw, Wrapped wrapped) {
-  std::vector<double> raw_ns, wrapped_ns;
-  raw_ns.reserve(1 << 16);
-  wrapped_ns.reserve(1 << 16);
-  bool raw_first = true;
-  for (auto _ : state) {
-    if (raw_first) {
-      raw_ns.push_back(raw());
-      wrapped_ns.push_back(wrapped());
-    } else {
-      wrapped_ns.push_back(wrapped());
-      raw_ns.push_back(raw());
-    }
-    raw_first = !raw_first;
-  }
-  const double r = median(raw_ns), w = median(wrapped_ns);
-  state.counters["raw_ns"] = r;
-  state.counters["wrapped_ns"] = w;
-  state.counters["ratio"] = r > 0 ? w / r : 0;
-}
-
-template <class Op>
-double timed_block(int block, Op& op) {
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < block; ++i) op();
-  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / block;
-}
-
 // ---- exporter advance vs raw timeline signal ----
 
 void BM_Raw_TimelineSignal(benchmark::State& state) {
@@ -121,8 +84,7 @@ void BM_Paired_ExporterAdvance(benchmark::State& state) {
   std::uint64_t point = 0;
   auto raw = [&] { raw_signal(t.handle(), ++point); };
   auto wrapped = [&] { (void)e.advance(1); };
-  paired(
-      state, [&] { return timed_block(16, raw); }, [&] { return timed_block(16, wrapped); });
+  bench::paired_blocks(state, 16, raw, wrapped);
 }
 
 // ---- latency: kernel signal -> core fence signaled, vs a raw poll loop ----
@@ -263,7 +225,7 @@ struct LatencyRig {
 void BM_Paired_WatcherLatency(benchmark::State& state) {
   OneCpu pin;
   LatencyRig rig(10);
-  paired(
+  bench::paired(
       state, [&] { return rig.raw_sample(); }, [&] { return rig.watcher_sample(); });
 }
 
@@ -272,7 +234,7 @@ void BM_Paired_IdleWatches(benchmark::State& state) {
   OneCpu pin;
   LatencyRig few(10);
   LatencyRig many(static_cast<int>(state.range(0)));
-  paired(
+  bench::paired(
       state, [&] { return few.watcher_sample(); }, [&] { return many.watcher_sample(); });
   state.counters["idle"] = static_cast<double>(state.range(0));
 }
@@ -291,7 +253,7 @@ void BM_Paired_AddRemove(benchmark::State& state) {
     }
     return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / 16;
   };
-  paired(
+  bench::paired(
       state, [&] { return add_remove(few.watcher); }, [&] { return add_remove(many.watcher); });
   state.counters["idle"] = static_cast<double>(state.range(0));
 }
@@ -308,16 +270,11 @@ int main(int argc, char** argv) {
   auto command_line = syncbridge::bench::parse_command_line(argc, argv);
   const bool smoke = command_line.smoke;
   auto dev = DrmDevice::open_render_node();
-  if (!dev) {
-    std::printf("syncbridge-bench-drm: SKIP: %s\n", dev.error().describe().c_str());
-    return 0;
-  }
+  if (!dev) return bench::skip("syncbridge-bench-drm", dev.error().describe());
   g_dev = std::move(dev).value();
-  if (!g_dev.has(DrmCap::syncobj_eventfd)) {
-    std::printf("syncbridge-bench-drm: SKIP: %s has no DRM_IOCTL_SYNCOBJ_EVENTFD (kernel before 6.6)\n",
-                g_dev.describe().c_str());
-    return 0;
-  }
+  if (!g_dev.has(DrmCap::syncobj_eventfd))
+    return bench::skip("syncbridge-bench-drm",
+                       g_dev.describe() + " has no DRM_IOCTL_SYNCOBJ_EVENTFD (kernel before 6.6)");
   // Two rigs of 10,000 idle eventfds each, plus the DRM side.
   rlimit r{};
   ::getrlimit(RLIMIT_NOFILE, &r);
@@ -341,10 +298,8 @@ int main(int argc, char** argv) {
     latency_name = "BM_Paired_WatcherLatency/min_time:2.000/real_time";
     idle_name = "BM_Paired_IdleWatches/10000/min_time:2.000/real_time";
   }
-  int n = command_line.argc();
-  benchmark::Initialize(&n, command_line.args.data());
   syncbridge::bench::RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
+  bench::run_benchmarks(command_line, reporter);
   // Separately measured: for reference only (the goal is judged on the paired figure).
   reporter.print_ratios({
       {"exporter advance vs raw drmSyncobjTimelineSignal", "BM_Exporter_Advance/real_time",

@@ -2,7 +2,9 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -36,6 +38,24 @@ CommandLine parse_command_line(int argc, char** argv) {
       out.args.push_back(argv[i]);
   }
   return out;
+}
+
+int skip(const char* program, const std::string& why) {
+  std::printf("%s: SKIP: %s\n", program, why.c_str());
+  return 0;
+}
+
+void run_benchmarks(CommandLine& command_line, benchmark::BenchmarkReporter& reporter) {
+  int n = command_line.argc();
+  benchmark::Initialize(&n, command_line.args.data());
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+}
+
+double sample_median(std::vector<double>& samples) {
+  if (samples.empty()) return 0;
+  const auto middle = samples.begin() + static_cast<std::ptrdiff_t>(samples.size() / 2);
+  std::nth_element(samples.begin(), middle, samples.end());
+  return *middle;
 }
 
 }  // namespace syncbridge::bench
