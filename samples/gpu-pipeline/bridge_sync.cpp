@@ -33,12 +33,10 @@ LiveStreams& live_streams() {
 
 namespace {
 VkSemaphoreSubmitInfo info(VkSemaphore s, std::uint64_t v) {
-  VkSemaphoreSubmitInfo i{};
-  i.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO;
-  i.semaphore = s;
-  i.value = v;
-  i.stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
-  return i;
+  return {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
+          .semaphore = s,
+          .value = v,
+          .stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT};
 }
 }  // namespace
 

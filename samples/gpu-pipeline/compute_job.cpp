@@ -228,10 +228,8 @@ Result<void> ComputeJob::init(std::uint32_t slot_count, std::uint32_t elements) 
 Result<void> ComputeJob::create_pipeline() {
   auto& f = fns();
   VkDevice dev = ctx_.device();
-  VkShaderModuleCreateInfo smi{};
-  smi.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
-  smi.codeSize = sizeof(transform_spv);
-  smi.pCode = transform_spv;
+  const VkShaderModuleCreateInfo smi{
+      .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = sizeof(transform_spv), .pCode = transform_spv};
   if (VkResult r = f.create_shader_module(dev, &smi, nullptr, &shader_); r != VK_SUCCESS)
     return vulkan_error(r, "vkCreateShaderModule");
 
@@ -242,28 +240,24 @@ Result<void> ComputeJob::create_pipeline() {
     bindings[i].descriptorCount = 1;
     bindings[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
   }
-  VkDescriptorSetLayoutCreateInfo dli{};
-  dli.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
-  dli.bindingCount = 2;
-  dli.pBindings = bindings;
+  const VkDescriptorSetLayoutCreateInfo dli{
+      .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = 2, .pBindings = bindings};
   if (VkResult r = f.create_set_layout(dev, &dli, nullptr, &set_layout_); r != VK_SUCCESS)
     return vulkan_error(r, "vkCreateDescriptorSetLayout");
-  VkPushConstantRange pcr{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(std::uint32_t)};
-  VkPipelineLayoutCreateInfo pli{};
-  pli.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
-  pli.setLayoutCount = 1;
-  pli.pSetLayouts = &set_layout_;
-  pli.pushConstantRangeCount = 1;
-  pli.pPushConstantRanges = &pcr;
+  const VkPushConstantRange pcr{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(std::uint32_t)};
+  const VkPipelineLayoutCreateInfo pli{.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                       .setLayoutCount = 1,
+                                       .pSetLayouts = &set_layout_,
+                                       .pushConstantRangeCount = 1,
+                                       .pPushConstantRanges = &pcr};
   if (VkResult r = f.create_pipeline_layout(dev, &pli, nullptr, &pipeline_layout_); r != VK_SUCCESS)
     return vulkan_error(r, "vkCreatePipelineLayout");
-  VkComputePipelineCreateInfo cpi{};
-  cpi.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
-  cpi.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
-  cpi.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
-  cpi.stage.module = shader_;
-  cpi.stage.pName = "main";
-  cpi.layout = pipeline_layout_;
+  const VkComputePipelineCreateInfo cpi{.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+                                        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                                                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                                                  .module = shader_,
+                                                  .pName = "main"},
+                                        .layout = pipeline_layout_};
   if (VkResult r = f.create_compute_pipelines(dev, VK_NULL_HANDLE, 1, &cpi, nullptr, &pipeline_); r != VK_SUCCESS)
     return vulkan_error(r, "vkCreateComputePipelines");
   return {};
@@ -273,17 +267,15 @@ Result<void> ComputeJob::create_pipeline() {
 Result<void> ComputeJob::create_pools(std::uint32_t slot_count) {
   auto& f = fns();
   VkDevice dev = ctx_.device();
-  VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2 * slot_count};
-  VkDescriptorPoolCreateInfo dpi{};
-  dpi.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
-  dpi.maxSets = slot_count;
-  dpi.poolSizeCount = 1;
-  dpi.pPoolSizes = &ps;
+  const VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2 * slot_count};
+  const VkDescriptorPoolCreateInfo dpi{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                       .maxSets = slot_count,
+                                       .poolSizeCount = 1,
+                                       .pPoolSizes = &ps};
   if (VkResult r = f.create_descriptor_pool(dev, &dpi, nullptr, &descriptor_pool_); r != VK_SUCCESS)
     return vulkan_error(r, "vkCreateDescriptorPool");
-  VkCommandPoolCreateInfo cpci{};
-  cpci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-  cpci.queueFamilyIndex = ctx_.queue_family();
+  const VkCommandPoolCreateInfo cpci{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                     .queueFamilyIndex = ctx_.queue_family()};
   if (VkResult r = f.create_command_pool(dev, &cpci, nullptr, &command_pool_); r != VK_SUCCESS)
     return vulkan_error(r, "vkCreateCommandPool");
   return {};
