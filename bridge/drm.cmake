@@ -10,8 +10,8 @@ pkg_check_modules(LIBDRM REQUIRED IMPORTED_TARGET GLOBAL libdrm)
 
 # The DRM ops (every libdrm call), the device and its syncobjs, the exporter and importer over
 # them, and the watcher (its core, and the fallback waiter for kernels without the eventfd ioctl).
-syncbridge_bridge_sources(drm drm_ops.cpp drm_device.cpp drm_syncobj.cpp syncobj_exporter.cpp syncobj_importer.cpp
-                          syncobj_fallback_waiter.cpp watcher_core.cpp watcher.cpp)
+syncbridge_bridge_sources(drm drm_ops.cpp drm_device.cpp syncobj_handle.cpp binary_syncobj.cpp drm_syncobj.cpp
+                          syncobj_exporter.cpp syncobj_importer.cpp syncobj_fallback_waiter.cpp watcher_core.cpp watcher.cpp)
 target_link_libraries(syncbridge-bridge PRIVATE PkgConfig::LIBDRM)
 
 # drmSyncobjEventfd arrived in libdrm 2.4.116 (bookworm has 2.4.114): use it where the

@@ -4,50 +4,18 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "drm/drm_ops.h"
+#include "drm/syncobj_ops.h"
 
 namespace syncbridge {
 
 namespace drm = detail::drm;
-
-static_assert(bits(SyncobjWait::all) == drm::kWaitAll && bits(SyncobjWait::for_submit) == drm::kWaitForSubmit &&
-              bits(SyncobjWait::available) == drm::kWaitAvailable);
+using namespace detail::syncobj_ops;
 
 namespace {
-
-Error empty_error(const char* what) {
-  return Error(Errc::invalid_handle, EBADF, std::string(what) + " on an empty syncobj");
-}
-
-// The checks every call starts with: a handle, and the device capability it needs (before any
-// ioctl, so that a driver without it reads "unsupported" rather than whatever errno it picks).
-std::optional<Error> check(const detail::SyncobjHandle& h, DrmCap cap, const char* what) {
-  if (h.handle() == 0) return empty_error(what);
-  if (!has(h.caps(), cap))
-    return Error(Errc::unsupported, EOPNOTSUPP,
-                 std::string(what) + " needs " + std::string(to_string(cap)) + ", which DRM fd " +
-                     std::to_string(h.drm_fd()) + " lacks");
-  return std::nullopt;
-}
-
-Result<detail::SyncobjHandle> create_handle(const DrmDevice& device, DrmCap cap, std::uint32_t flags,
-                                            const char* what) {
-  if (auto ok = device.require(cap, what); !ok) return std::move(ok).error();
-  auto h = drm::syncobj_create(device.fd(), flags);
-  if (!h) return std::move(h).error();
-  return detail::SyncobjHandle(device.fd(), *h, device.caps());
-}
-
-Result<detail::SyncobjHandle> import_handle(const DrmDevice& device, DrmCap cap, int syncobj_fd, const char* what) {
-  if (auto ok = device.require(cap, what); !ok) return std::move(ok).error();
-  auto h = drm::syncobj_fd_to_handle(device.fd(), syncobj_fd);
-  if (!h) return std::move(h).error();
-  return detail::SyncobjHandle(device.fd(), *h, device.caps());
-}
 
 // A temporary binary syncobj on the same DRM file as h: destroyed when it goes out of scope.
 Result<detail::SyncobjHandle> temporary_binary(const detail::SyncobjHandle& h) {
@@ -56,78 +24,7 @@ Result<detail::SyncobjHandle> temporary_binary(const detail::SyncobjHandle& h) {
   return detail::SyncobjHandle(h.drm_fd(), *t, h.caps());
 }
 
-Result<SyncFile> adopt_exported(Result<UniqueFd> fd) {
-  if (!fd) return std::move(fd).error();
-  return SyncFile::adopt(std::move(fd).value());
-}
-
 }  // namespace
-
-void detail::SyncobjHandle::reset() noexcept {
-  if (handle_ != 0) (void)drm::syncobj_destroy(drm_fd_, handle_);
-  handle_ = 0;
-  drm_fd_ = -1;
-  caps_ = DrmCap::none;
-}
-
-// ---- BinarySyncobj ----
-
-Result<BinarySyncobj> BinarySyncobj::create(const DrmDevice& device, bool signaled) {
-  auto h = create_handle(device, DrmCap::syncobj, signaled ? drm::kCreateSignaled : 0, "BinarySyncobj::create");
-  if (!h) return std::move(h).error();
-  return BinarySyncobj(std::move(h).value());
-}
-
-Result<BinarySyncobj> BinarySyncobj::import_fd(const DrmDevice& device, int syncobj_fd) {
-  auto h = import_handle(device, DrmCap::syncobj, syncobj_fd, "BinarySyncobj::import_fd");
-  if (!h) return std::move(h).error();
-  return BinarySyncobj(std::move(h).value());
-}
-
-Result<BinarySyncobj> BinarySyncobj::from_sync_file(const DrmDevice& device, int sync_file_fd) {
-  auto s = create(device);
-  if (!s) return s;
-  if (auto ok = s->import_sync_file(sync_file_fd); !ok) return std::move(ok).error();  // s destroyed here
-  return s;
-}
-
-Result<void> BinarySyncobj::signal() const {
-  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::signal")) return std::move(*e);
-  const std::uint32_t handle = h_.handle();
-  return drm::syncobj_signal(h_.drm_fd(), {&handle, 1});
-}
-
-Result<void> BinarySyncobj::reset_fence() const {
-  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::reset_fence")) return std::move(*e);
-  const std::uint32_t handle = h_.handle();
-  return drm::syncobj_reset(h_.drm_fd(), {&handle, 1});
-}
-
-Result<WaitStatus> BinarySyncobj::wait(std::chrono::nanoseconds timeout, SyncobjWait flags) const {
-  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::wait")) return std::move(*e);
-  if (timeout.count() < 0) return Error(Errc::invalid_argument, EINVAL, "BinarySyncobj::wait: negative timeout");
-  const std::uint32_t handle = h_.handle();
-  auto r = drm::syncobj_wait(h_.drm_fd(), {&handle, 1}, {}, drm::abs_timeout_ns(timeout), bits(flags));
-  if (!r) return std::move(r).error();
-  return r->status;
-}
-
-Result<void> BinarySyncobj::import_sync_file(int sync_file_fd) const {
-  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::import_sync_file")) return std::move(*e);
-  return drm::syncobj_import_sync_file(h_.drm_fd(), h_.handle(), sync_file_fd);
-}
-
-Result<SyncFile> BinarySyncobj::export_sync_file() const {
-  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::export_sync_file")) return std::move(*e);
-  return adopt_exported(drm::syncobj_export_sync_file(h_.drm_fd(), h_.handle()));
-}
-
-Result<UniqueFd> BinarySyncobj::export_fd() const {
-  if (auto e = check(h_, DrmCap::syncobj, "BinarySyncobj::export_fd")) return std::move(*e);
-  return drm::syncobj_handle_to_fd(h_.drm_fd(), h_.handle());
-}
-
-// ---- TimelineSyncobj ----
 
 Result<TimelineSyncobj> TimelineSyncobj::create(const DrmDevice& device) {
   auto h = create_handle(device, DrmCap::syncobj_timeline, 0, "TimelineSyncobj::create");

@@ -1,13 +1,13 @@
+#include "syncbridge/syncobj_exporter.h"
+
 #include <cerrno>
 #include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
 
-#include "syncbridge/drm_device.h"
-#include "syncbridge/syncobj_exporter.h"
-
 #include "mirror_close_gate.h"
+#include "syncbridge/drm_device.h"
 
 namespace syncbridge {
 
