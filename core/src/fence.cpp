@@ -12,24 +12,10 @@
 
 #include "state.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define SYNCBRIDGE_CPU_RELAX() _mm_pause()
-#else
-#define SYNCBRIDGE_CPU_RELAX() std::this_thread::yield()
-#endif
-
 namespace syncbridge {
 namespace detail {
 namespace {
 thread_local const char this_thread_marker = 0;
-
-// Spin budget bounds: the signal-to-wake round trip of two spinning threads is a couple of
-// microseconds here; sleeping costs ~57 us. A spin that paid off sets the budget to twice what
-// it took (so the next similar wait is caught too); one that did not decays it by an eighth, so
-// a single unlucky preemption does not throw away what the timeline learned.
-constexpr std::int64_t kMinSpinNs = 1'000;
-constexpr std::int64_t kMaxSpinNs = 50'000;
 }  // namespace
 
 void fence_acquire(FenceState* fence) noexcept {
@@ -187,7 +173,7 @@ Fence::~Fence() {
 FenceStatus Fence::status() const noexcept {
   if (!state_) return FenceStatus::error;
   switch (state_->word.load(std::memory_order_acquire) & kStatusMask) {
-    case kPending: return FenceStatus::pending;
+    case kPending: return value_reached(*state_) ? FenceStatus::signaled : FenceStatus::pending;
     case kSignaled: return FenceStatus::signaled;
     default: return FenceStatus::error;
   }
@@ -204,7 +190,18 @@ std::uint64_t Fence::point() const noexcept {
 }
 
 std::optional<MonotonicTime> Fence::timestamp() const noexcept {
-  if (!state_ || (state_->word.load(std::memory_order_acquire) & kStatusMask) == kPending) return std::nullopt;
+  if (!state_) return std::nullopt;
+  if ((state_->word.load(std::memory_order_acquire) & kStatusMask) == kPending) {
+    if (!value_reached(*state_)) return std::nullopt;
+    // Signaled (status() said so already) by a batch that has yet to publish the word, with
+    // the timestamp before it: a few stores away, under the timeline lock.
+    for (unsigned i = 0; (state_->word.load(std::memory_order_acquire) & kStatusMask) == kPending; ++i) {
+      if (i < 64)
+        SYNCBRIDGE_CPU_RELAX();
+      else
+        std::this_thread::yield();
+    }
+  }
   return to_time_point(state_->timestamp_ns);
 }
 
@@ -214,6 +211,7 @@ Result<WaitStatus> Fence::wait(std::chrono::nanoseconds timeout) const {
     return Error(Errc::invalid_argument, EINVAL, "negative wait timeout " + std::to_string(timeout.count()) + " ns");
   const std::uint32_t word = state_->word.load(std::memory_order_acquire);
   if ((word & kStatusMask) != kPending) return completed_result(*state_, word);
+  if (value_reached(*state_)) return WaitStatus::signaled;
   if (timeout.count() == 0) return WaitStatus::timed_out;
   const std::int64_t deadline = deadline_after(timeout);
   return wait_until(deadline == kNoDeadline ? MonotonicTime::max() : to_time_point(deadline));
@@ -227,29 +225,41 @@ Result<WaitStatus> Fence::wait_until(MonotonicTime deadline) const {
 
   std::uint32_t word = f.word.load(std::memory_order_acquire);
   if ((word & kStatusMask) != kPending) return completed_result(f, word);
+  if (value_reached(f)) return WaitStatus::signaled;
 
-  // Adaptive spin: cheap when the signaler is running on another core right now.
+  // Adaptive spin: cheap when the signaler is running on another core right now. It watches
+  // the timeline's value, which the signaler stores first, before it takes the fence out of
+  // the pending set: the waiter leaves one cache-line transfer after the store, and does not
+  // read the fence's line while the signaler writes it. The fence's own word is read too, as
+  // close() completes fences without moving the value.
   const std::int64_t budget = tl.spin_budget_ns.load(std::memory_order_relaxed);
   const std::int64_t spin_start = monotonic_now_ns();
   const std::int64_t spin_end = std::min(spin_start + budget, deadline_ns);
   for (unsigned i = 0;; ++i) {
-    word = f.word.load(std::memory_order_acquire);
+    // The word only every 8th round: it shares its line with what the signaler writes.
+    if (value_reached(f))
+      word = kSignaled;
+    else
+      word = (i & 7) == 7 ? f.word.load(std::memory_order_acquire) : kPending;
     if ((word & kStatusMask) != kPending) {
       if (i >= 16) {
         const std::int64_t took = monotonic_now_ns() - spin_start;
-        tl.spin_budget_ns.store(std::clamp(std::max(budget, 2 * took), kMinSpinNs, kMaxSpinNs),
-                                std::memory_order_relaxed);
+        const std::int64_t learned = std::clamp(std::max(budget, 2 * took), kMinSpinNs, kMaxSpinNs);
+        // Stored only when it changes: the signaler reads this cache line on every batch.
+        if (learned != budget) tl.spin_budget_ns.store(learned, std::memory_order_relaxed);
       }
       return completed_result(f, word);
     }
     SYNCBRIDGE_CPU_RELAX();
     if ((i & 15) == 15 && monotonic_now_ns() >= spin_end) break;
   }
-  tl.spin_budget_ns.store(std::max(budget - budget / 8, kMinSpinNs), std::memory_order_relaxed);
+  if (budget > kMinSpinNs)
+    tl.spin_budget_ns.store(std::max(budget - budget / 8, kMinSpinNs), std::memory_order_relaxed);
 
   for (;;) {
     word = f.word.load(std::memory_order_acquire);
     if ((word & kStatusMask) != kPending) return completed_result(f, word);
+    if (value_reached(f)) return WaitStatus::signaled;
     if (!(word & kSleepers)) {
       if (!f.word.compare_exchange_weak(word, word | kSleepers, std::memory_order_acq_rel)) continue;
       word |= kSleepers;

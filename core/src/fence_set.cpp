@@ -1,15 +1,47 @@
 #include "syncbridge/fence_set.h"
 
 #include <algorithm>
-#include <memory>
+#include <bit>
 
 #include "state.h"
 
 namespace syncbridge {
+namespace detail {
+
+AnyBucket any_buckets[kAnyBuckets];
+
+void wake_any_waiters(std::uint32_t word) noexcept {
+  for (std::uint32_t bits = word >> kAnyShift; bits; bits &= bits - 1) {
+    AnyBucket& bucket = any_buckets[std::countr_zero(bits)];
+    bucket.epoch.fetch_add(1, std::memory_order_seq_cst);
+    if (bucket.sleepers.load(std::memory_order_seq_cst) != 0) futex_wake_all(&bucket.epoch);
+  }
+}
+
+}  // namespace detail
 
 using namespace detail;
 
 namespace {
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+// Threads spread over the buckets, so that a completion wakes only the waiters of its bucket.
+unsigned this_thread_bucket() noexcept {
+  static std::atomic<unsigned> next{0};
+  thread_local const unsigned mine = next.fetch_add(1, std::memory_order_relaxed) % kAnyBuckets;
+  return mine;
+}
+
+std::uint32_t status_bits(const Fence& f, std::memory_order order) noexcept {
+  return FenceAccess::state(f)->word.load(order) & kStatusMask;
+}
+
+std::size_t first_completed(std::span<const Fence> fences, std::memory_order order) noexcept {
+  for (std::size_t i = 0; i < fences.size(); ++i)
+    if (status_bits(fences[i], order) != kPending) return i;
+  return kNone;
+}
+
 bool by_timeline(const Fence& a, const Fence& b) { return a.timeline_id() < b.timeline_id(); }
 
 // Of two fences of one timeline, the one that completes last: the later point (positions are
@@ -67,16 +99,25 @@ FenceStatus FenceSet::status() const noexcept {
 Result<WaitStatus> FenceSet::wait_all(std::chrono::nanoseconds timeout) const {
   if (timeout.count() < 0)
     return Error(Errc::invalid_argument, EINVAL, "negative wait timeout " + std::to_string(timeout.count()) + " ns");
-  const std::int64_t deadline_ns = deadline_after(timeout);
-  const MonotonicTime deadline = deadline_ns == kNoDeadline ? MonotonicTime::max() : to_time_point(deadline_ns);
-  // An errored member fails the whole set even while others are pending, so look first.
-  for (std::size_t i = 0; i < fences_.size(); ++i)
-    if (fences_[i].status() == FenceStatus::error)
+  // An errored member fails the whole set even while others are pending, so look first; the
+  // same pass answers a set that is complete already without reading the clock.
+  bool pending = false;
+  for (std::size_t i = 0; i < fences_.size(); ++i) {
+    const std::uint32_t status = status_bits(fences_[i], std::memory_order_acquire);
+    if (status == kErrored)
       return Error(Errc::fence_error, fences_[i].error_errno(),
                    "fence " + std::to_string(i) + " of the set (timeline '" + fences_[i].timeline_name() + "', point " +
                        std::to_string(fences_[i].point()) + ") completed with an error");
+    if (status == kPending) pending = true;
+  }
+  if (!pending || timeout.count() == 0) {
+    if (pending) return WaitStatus::timed_out;
+    return WaitStatus::signaled;
+  }
+  const std::int64_t deadline_ns = deadline_after(timeout);
+  const MonotonicTime deadline = deadline_ns == kNoDeadline ? MonotonicTime::max() : to_time_point(deadline_ns);
   for (std::size_t i = 0; i < fences_.size(); ++i) {
-    auto r = timeout.count() == 0 ? fences_[i].wait(timeout) : fences_[i].wait_until(deadline);
+    auto r = fences_[i].wait_until(deadline);
     if (!r.ok()) {
       Error e = std::move(r).error();
       return Error(e.code(), e.sys_errno(), "fence " + std::to_string(i) + " of the set: " + e.message());
@@ -90,30 +131,65 @@ Result<WaitAnyResult> FenceSet::wait_any(std::chrono::nanoseconds timeout) const
   if (fences_.empty()) return Error(Errc::invalid_argument, EINVAL, "wait_any on an empty FenceSet");
   if (timeout.count() < 0)
     return Error(Errc::invalid_argument, EINVAL, "negative wait timeout " + std::to_string(timeout.count()) + " ns");
-  for (std::size_t i = 0; i < fences_.size(); ++i)
-    if (fences_[i].status() != FenceStatus::pending) return WaitAnyResult{WaitStatus::signaled, i};
+  std::size_t done = first_completed(fences_, std::memory_order_acquire);
+  if (done != kNone) return WaitAnyResult{WaitStatus::signaled, done};
   if (timeout.count() == 0) return WaitAnyResult{WaitStatus::timed_out, 0};
-
-  // One futex word shared by callbacks on every member: 0 until the first completes, then its
-  // index + 1. Registrations are cancelled (and waited out) before returning.
-  auto first = std::make_shared<std::atomic<std::uint32_t>>(0);
-  std::vector<CallbackRegistration> registrations;
-  registrations.reserve(fences_.size());
-  for (std::size_t i = 0; i < fences_.size(); ++i) {
-    auto reg = fences_[i].on_complete([first, i](const Fence&) {
-      std::uint32_t none = 0;
-      if (first->compare_exchange_strong(none, static_cast<std::uint32_t>(i + 1), std::memory_order_acq_rel))
-        futex_wake_all(first.get());
-    });
-    if (!reg) return std::move(reg).error();
-    registrations.push_back(std::move(*reg));
-  }
   const std::int64_t deadline_ns = deadline_after(timeout);
+
+  // Nothing is registered per member: this thread's bucket bit goes into every member's word
+  // (one CAS each, no lock, no allocation), and the completion of any of them bumps the
+  // bucket's epoch. A member that completes first is found by the CAS or the scans below.
+  const unsigned b = this_thread_bucket();
+  AnyBucket& bucket = any_buckets[b];
+  const std::uint32_t mask = 1u << (kAnyShift + b);
+  std::uint32_t seen = bucket.epoch.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < fences_.size(); ++i) {
+    std::atomic<std::uint32_t>& word = FenceAccess::state(fences_[i])->word;
+    std::uint32_t w = word.load(std::memory_order_acquire);
+    while ((w & kStatusMask) == kPending && !(w & mask) &&
+           !word.compare_exchange_weak(w, w | mask, std::memory_order_seq_cst, std::memory_order_acquire)) {
+    }
+    if ((w & kStatusMask) != kPending) return WaitAnyResult{WaitStatus::signaled, i};
+  }
+
+  // Adaptive spin, as Fence::wait, on the bucket's epoch, with the first member's timeline
+  // keeping the budget; a full scan whenever the epoch moves, and every 16 rounds in case a
+  // bump raced past the read of `seen` (the sleep below is what is exact).
+  TimelineState& tl = *FenceAccess::state(fences_[0])->timeline;
+  const std::int64_t budget = tl.spin_budget_ns.load(std::memory_order_relaxed);
+  const std::int64_t spin_start = monotonic_now_ns();
+  const std::int64_t spin_end = std::min(spin_start + budget, deadline_ns);
+  for (unsigned k = 0;; ++k) {
+    const std::uint32_t epoch = bucket.epoch.load(std::memory_order_acquire);
+    if (epoch != seen || (k & 15) == 0) {
+      seen = epoch;
+      done = first_completed(fences_, std::memory_order_acquire);
+      if (done != kNone) {
+        if (k >= 16) {
+          const std::int64_t took = monotonic_now_ns() - spin_start;
+          const std::int64_t learned = std::clamp(std::max(budget, 2 * took), kMinSpinNs, kMaxSpinNs);
+          if (learned != budget) tl.spin_budget_ns.store(learned, std::memory_order_relaxed);
+        }
+        return WaitAnyResult{WaitStatus::signaled, done};
+      }
+    }
+    SYNCBRIDGE_CPU_RELAX();
+    if ((k & 15) == 15 && monotonic_now_ns() >= spin_end) break;
+  }
+  if (budget > kMinSpinNs)
+    tl.spin_budget_ns.store(std::max(budget - budget / 8, kMinSpinNs), std::memory_order_relaxed);
+
+  // Sleep (the protocol is in state.h, AnyBucket): count in, read the epoch, re-read every
+  // member, all seq_cst, then sleep on the epoch read.
   for (;;) {
-    const std::uint32_t got = first->load(std::memory_order_acquire);
-    if (got != 0) return WaitAnyResult{WaitStatus::signaled, got - 1};
+    bucket.sleepers.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t epoch = bucket.epoch.load(std::memory_order_seq_cst);
+    done = first_completed(fences_, std::memory_order_seq_cst);
+    if (done == kNone && (deadline_ns == kNoDeadline || monotonic_now_ns() < deadline_ns))
+      futex_wait(&bucket.epoch, epoch, deadline_ns);  // EINTR, EAGAIN and ETIMEDOUT loop back
+    bucket.sleepers.fetch_sub(1, std::memory_order_relaxed);
+    if (done != kNone) return WaitAnyResult{WaitStatus::signaled, done};
     if (deadline_ns != kNoDeadline && monotonic_now_ns() >= deadline_ns) return WaitAnyResult{WaitStatus::timed_out, 0};
-    futex_wait(first.get(), 0, deadline_ns);
   }
 }
 

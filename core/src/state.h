@@ -12,21 +12,42 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "syncbridge/fence.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SYNCBRIDGE_CPU_RELAX() _mm_pause()
+#else
+#define SYNCBRIDGE_CPU_RELAX() std::this_thread::yield()
+#endif
+
 namespace syncbridge::detail {
 
-// FenceState::word: low two bits are the status; kSleepers says a waiter may be in futex_wait.
+// Spin budget bounds: the signal-to-wake round trip of two spinning threads is a couple of
+// microseconds here; sleeping costs ~57 us. A spin that paid off sets the budget to twice what
+// it took (so the next similar wait is caught too); one that did not decays it by an eighth, so
+// a single unlucky preemption does not throw away what the timeline learned.
+inline constexpr std::int64_t kMinSpinNs = 1'000;
+inline constexpr std::int64_t kMaxSpinNs = 50'000;
+
+// FenceState::word: low two bits are the status; kSleepers says a waiter may be in futex_wait
+// on the word; each bit from kAnyShift up says a FenceSet::wait_any of that bucket may be
+// waiting on the fence (see AnyBucket). Completion ORs the status in (fetch_or), so the word
+// still carries, after it is published, which sleepers the completing thread has to wake:
+// nothing is written to the fence after the status, while its waiters read that cache line.
 inline constexpr std::uint32_t kPending = 0;
 inline constexpr std::uint32_t kSignaled = 1;
 inline constexpr std::uint32_t kErrored = 2;
 inline constexpr std::uint32_t kStatusMask = 3;
 inline constexpr std::uint32_t kSleepers = 4;
+inline constexpr unsigned kAnyShift = 3;
+inline constexpr unsigned kAnyBuckets = 32 - kAnyShift;
 
 struct TimelineState;
 
-// Field order packs this into 88 bytes (a 96-byte malloc chunk) with no padding holes.
+// Field order packs this into 88 bytes (a 96-byte malloc chunk).
 struct FenceState {
   FenceState() = default;
   FenceState(const FenceState&) = delete;
@@ -45,39 +66,68 @@ struct FenceState {
   FenceState* left = nullptr;
   FenceState* right = nullptr;
   FenceState* parent = nullptr;
-  bool wake_sleepers = false;  // set under the lock at completion, consumed after unlock
   // The eventfd behind Fence::pollable_fd(), shared by every fd it returned (each a dup), or -1.
   // Created under the lock while the fence is pending, with a callback that makes it readable
   // when the fence completes; never replaced; closed when the state dies.
   std::int32_t pollable_fd = -1;
 };
-// README and the benchmark promise 96 bytes of heap per pending fence: the fd lives in what
-// was padding after `wake_sleepers`.
+// README and the benchmark promise 96 bytes of heap per pending fence.
 static_assert(sizeof(void*) != 8 || sizeof(FenceState) == 88, "FenceState must stay in a 96-byte malloc chunk");
+
+// The waiters of FenceSet::wait_any share one of kAnyBuckets futex words (chosen per thread)
+// instead of registering anything per member: a waiter sets its bucket's bit in every member's
+// word, and completing a fence whose word carries the bit bumps `epoch` and, when someone
+// sleeps there, wakes the bucket. A stale bit (its waiter has returned) costs one increment.
+// No wake is lost: the waiter counts itself in `sleepers`, reads `epoch`, then re-reads the
+// members; the completer publishes the status, bumps `epoch`, then reads `sleepers`, all
+// seq_cst, so either the waiter sees the status or the completer sees the sleeper (and the
+// futex sees the new epoch).
+struct alignas(64) AnyBucket {
+  std::atomic<std::uint32_t> epoch{0};
+  std::atomic<std::uint32_t> sleepers{0};
+};
+extern AnyBucket any_buckets[kAnyBuckets];
+// After `word` (a completed fence's) was published: bumps and wakes the buckets it names.
+void wake_any_waiters(std::uint32_t word) noexcept;
 
 void fence_acquire(FenceState* fence) noexcept;  // aborts on a 0 -> 1 transition
 void fence_release(FenceState* fence) noexcept;
 
 struct TimelineState {
+  // What the lock guards, and what the signaler touches under it.
   std::atomic<std::uint32_t> refs{1};
   std::mutex lock;
-  std::atomic<std::uint64_t> value{0};  // unwrapped; written under lock, read anywhere
   std::atomic<bool> closed{false};
-  bool wrap32 = false;
-  std::string name;
-  std::uint64_t priority_seed = 0;
   FenceState* root = nullptr;
   FenceState* min = nullptr;
   std::atomic<std::size_t> pending{0};
   std::int64_t earliest_deadline_ns = kNoDeadline;
   bool deadline_summary_stale = false;
   std::atomic<int> event_fd{-1};
-  std::atomic<std::int64_t> spin_budget_ns{4000};
+  // Unwrapped; written under the lock (one release store, first thing in a signal batch), read
+  // anywhere. A fence whose point it reached is signaled, or about to be within the batch that
+  // stored it (only close() errors fences, and nothing moves the value after close), so a
+  // spinning waiter may return on it before the batch reaches the fence's own word. Alone on
+  // its cache line with what never changes, so that spinning waiters do not steal the lock's.
+  alignas(64) std::atomic<std::uint64_t> value{0};
+  bool wrap32 = false;
+  std::string name;
+  std::uint64_t priority_seed = 0;
+  // Written by waiters (rarely: only when it changes).
+  alignas(64) std::atomic<std::int64_t> spin_budget_ns{4000};
   ~TimelineState();
 };
 
+// Has the timeline's value reached the pending fence `f`'s point? Then `f` is signaled, or
+// will be by the batch now holding the lock.
+inline bool value_reached(const FenceState& f, std::memory_order order = std::memory_order_acquire) noexcept;
+
 void timeline_acquire(TimelineState* timeline) noexcept;
 void timeline_release(TimelineState* timeline) noexcept;
+
+inline bool value_reached(const FenceState& f, std::memory_order order) noexcept {
+  return f.timeline->value.load(order) >= f.point;
+}
 
 struct CallbackNode {
   enum Phase : std::uint32_t { queued, running, done, cancelled };

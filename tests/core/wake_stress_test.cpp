@@ -1,0 +1,190 @@
+// Lost wake-ups on the lock-free paths (issue 12): a fence's status is published with one
+// fetch_or that also tells the completer whom to wake, and FenceSet::wait_any sleeps on a
+// futex word shared per bucket of threads (more waiters here than buckets, so buckets are
+// shared) instead of registering a callback per member. Every wait has a deadline far beyond
+// what the workload needs: a waiter that times out was not woken, and the test fails.
+// SYNCBRIDGE_STRESS_SECONDS overrides the duration of each test (default 1.5 s).
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+namespace syncbridge::testing {
+namespace {
+
+std::chrono::duration<double> stress_duration() {
+  const char* env = std::getenv("SYNCBRIDGE_STRESS_SECONDS");
+  return std::chrono::duration<double>(env ? std::atof(env) / 2 : 1.5);
+}
+
+// Far beyond any fair schedule of the workloads below, even under TSan on a loaded machine.
+constexpr auto kLostWakeDeadline = 20s;
+
+class WakeStress : public FdLeakCheckedTest {};
+
+// Many threads sleep on the same points of one timeline while another advances it in small
+// bursts with pauses (so that the waiters get past their spin into futex_wait).
+TEST_F(WakeStress, ManySleepersOnOneTimelineAreAllWoken) {
+  auto t = make_core_timeline({.name = "sleepers"});
+  constexpr int kWaiters = 12;
+  std::atomic<bool> stop{false};
+  std::atomic<long> waits{0}, lost{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWaiters; ++i) {
+    threads.emplace_back([&, i] {
+      std::mt19937 rng(i);
+      while (!stop.load(std::memory_order_relaxed)) {
+        auto f = t.fence_at(t.value() + 1 + rng() % 3);
+        if (!f.ok()) return;  // closed at the end
+        auto r = f->wait(kLostWakeDeadline);
+        if (!r.ok()) {
+          if (r.error().sys_errno() != ENOENT) wrong++;
+          return;
+        }
+        if (*r == WaitStatus::timed_out) {
+          lost++;
+          return;
+        }
+        if (f->status() != FenceStatus::signaled || f->point() > t.value()) wrong++;
+        waits++;
+      }
+    });
+  }
+  std::mt19937 rng(99);
+  const auto end = std::chrono::steady_clock::now() + stress_duration();
+  while (std::chrono::steady_clock::now() < end) {
+    const int burst = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < burst; ++k) ASSERT_TRUE(t.advance(1).ok());
+    if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
+  }
+  stop = true;
+  // Waiters still in a wait are released by the value racing past their points or by close.
+  ASSERT_TRUE(t.advance(4).ok());
+  t.close();
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(lost.load(), 0) << "waiters not woken within " << kLostWakeDeadline.count() << " s";
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(waits.load(), kWaiters) << "the workload did not run";
+}
+
+// More wait_any threads than buckets, each on sets over a shared pool of timelines that
+// others advance round-robin (so every member is reached within a few rounds) and sometimes
+// close and replace: a wait_any must return as soon as any member completed, signaled or
+// errored, and name a member that has.
+TEST_F(WakeStress, WaitAnySetsRacingAdvanceAndClose) {
+  constexpr int kTimelines = 16;
+  constexpr int kWaiters = 34;  // > kAnyBuckets (29): threads share buckets
+  constexpr int kSetSize = 6;
+  std::mutex pool_mutex;
+  std::vector<std::shared_ptr<Timeline>> pool;
+  for (int i = 0; i < kTimelines; ++i)
+    pool.push_back(std::make_shared<Timeline>(make_core_timeline({.name = "pool-" + std::to_string(i)})));
+  auto snapshot = [&] {
+    std::lock_guard guard(pool_mutex);
+    return pool;
+  };
+
+  std::atomic<bool> stop{false};
+  std::atomic<long> returned{0}, errored{0}, lost{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWaiters; ++i) {
+    threads.emplace_back([&, i] {
+      std::mt19937 rng(1000 + i);
+      while (!stop.load(std::memory_order_relaxed)) {
+        auto timelines = snapshot();
+        FenceSet set;
+        for (int k = 0; k < kSetSize; ++k) {
+          Timeline& tl = *timelines[rng() % kTimelines];
+          auto f = tl.fence_at(tl.value() + 1 + rng() % 3);
+          if (f.ok()) (void)set.add(*f);
+        }
+        if (set.empty()) continue;  // every pick was closed: try again
+        auto r = set.wait_any(kLostWakeDeadline);
+        if (!r.ok()) {
+          wrong++;
+          continue;
+        }
+        if (r->status == WaitStatus::timed_out) {
+          lost++;
+          return;
+        }
+        const Fence& done = set.fences()[r->index];
+        if (done.status() == FenceStatus::pending) wrong++;
+        if (done.status() == FenceStatus::error) errored++;
+        returned++;
+      }
+    });
+  }
+  std::mt19937 rng(7);
+  std::vector<std::shared_ptr<Timeline>> retired;  // closed ones stay alive for their users
+  const auto end = std::chrono::steady_clock::now() + stress_duration();
+  long rounds = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    auto timelines = snapshot();
+    for (auto& tl : timelines) (void)tl->advance(1);  // fails only on a timeline just closed
+    if (++rounds % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+    if (rounds % 64 == 0) {
+      const int victim = static_cast<int>(rng() % kTimelines);
+      auto fresh = std::make_shared<Timeline>(make_core_timeline({.name = "pool-new"}));
+      std::shared_ptr<Timeline> old;
+      {
+        std::lock_guard guard(pool_mutex);
+        old = std::exchange(pool[victim], fresh);
+      }
+      old->close();
+      retired.push_back(std::move(old));
+    }
+  }
+  stop = true;
+  // Release every waiter still in a wait: complete whatever it may hold.
+  for (auto& tl : snapshot()) tl->close();
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(lost.load(), 0) << "wait_any not woken within " << kLostWakeDeadline.count() << " s";
+  EXPECT_EQ(wrong.load(), 0) << "wait_any failed or named a member still pending";
+  EXPECT_GT(returned.load(), kWaiters) << "the workload did not run";
+  EXPECT_GT(rounds, 64) << "no timeline was closed mid-run";
+}
+
+// A fence marked by wait_any calls that have long returned (stale bucket bits) still wakes
+// its own sleepers, and a later wait_any on it from another thread still sleeps and wakes.
+TEST_F(WakeStress, StaleWaitAnyMarksDoNotConfuseLaterWaits) {
+  auto a = make_core_timeline();
+  auto b = make_core_timeline();
+  Fence fa = fence_at(a, 1), fb = fence_at(b, 1);
+  FenceSet set;
+  SB_ASSERT_OK(set.add(fa));
+  SB_ASSERT_OK(set.add(fb));
+  for (int i = 0; i < 3; ++i) {  // marks from several threads (several buckets)
+    std::thread([&] {
+      auto r = set.wait_any(1ms);
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(r->status, WaitStatus::timed_out);
+    }).join();
+  }
+  std::atomic<int> woke{0};
+  std::thread single([&] {
+    auto r = fa.wait(kLostWakeDeadline);
+    ASSERT_TRUE(r.ok());
+    if (*r == WaitStatus::signaled) woke++;
+  });
+  std::thread any([&] {
+    auto r = set.wait_any(kLostWakeDeadline);
+    ASSERT_TRUE(r.ok());
+    if (r->status == WaitStatus::signaled && set.fences()[r->index] == fa) woke++;
+  });
+  std::this_thread::sleep_for(20ms);  // both asleep by now, most likely; correct either way
+  SB_ASSERT_OK(a.advance());
+  single.join();
+  any.join();
+  EXPECT_EQ(woke.load(), 2);
+  EXPECT_EQ(fb.status(), FenceStatus::pending);
+}
+
+}  // namespace
+}  // namespace syncbridge::testing
