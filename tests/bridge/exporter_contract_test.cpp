@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "drm_test_util.h"
+#include "drm/drm_test_util.h"
 #include "syncbridge/exporter.h"
 #include "syncbridge/sw_sync.h"
 #include "syncbridge/syncobj_exporter.h"

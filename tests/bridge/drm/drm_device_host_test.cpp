@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "drm_test_util.h"
+#include "drm/drm_test_util.h"
 
 namespace syncbridge::testing {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "drm_test_util.h"
+#include "drm/drm_test_util.h"
 
 namespace syncbridge::testing {
 namespace {

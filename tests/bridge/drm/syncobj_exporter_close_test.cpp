@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "drm_test_util.h"
+#include "drm/drm_test_util.h"
 #include "exporter_close_race.h"
 #include "syncbridge/syncobj_exporter.h"
 

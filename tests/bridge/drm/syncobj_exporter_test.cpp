@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "drm_test_util.h"
+#include "drm/drm_test_util.h"
 #include "syncbridge/syncobj_exporter.h"
 #include "syncbridge/syncobj_importer.h"
 #include "syncbridge/watcher.h"

@@ -6,7 +6,7 @@
 #include <optional>
 #include <utility>
 
-#include "drm_test_util.h"
+#include "drm/drm_test_util.h"
 #include "syncbridge/syncobj_importer.h"
 #include "syncbridge/watcher.h"
 

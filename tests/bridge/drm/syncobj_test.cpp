@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "child_process.h"
-#include "drm_test_util.h"
+#include "drm/drm_test_util.h"
 #include "syncbridge/fd_passing.h"
 #include "thread_state.h"
 

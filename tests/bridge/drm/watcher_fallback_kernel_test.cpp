@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "drm_test_util.h"
+#include "drm/drm_test_util.h"
 #include "syncbridge/watcher.h"
 
 namespace syncbridge::testing {

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "drm_test_util.h"
+#include "drm/drm_test_util.h"
 #include "syncbridge/watcher.h"
 
 namespace syncbridge::testing {

@@ -1,4 +1,4 @@
-// syncbridge-kernel-bug-repro: the negative control for tests/bridge/race_test.cpp.
+// syncbridge-kernel-bug-repro: the negative control for tests/bridge/kernel/race_test.cpp.
 //
 // It does what the seed thread describes, with raw ioctls and no mitigation: one thread
 // closes the only fds of 64 pending sw_sync fences while another INCs the timeline by one, 64
