@@ -16,7 +16,8 @@ fi
 if git rev-parse --git-dir >/dev/null 2>&1; then
   mapfile -t files < <(git ls-files '*.sh' .ci/run)
 else
-  mapfile -t files < <(find scripts tests -name '*.sh'; echo .ci/run)
+  mapfile -t files < <(find scripts tests -name '*.sh')
+  files+=(.ci/run)
 fi
 if [[ ${1:-} == --fix ]]; then
   shfmt "${style[@]}" -w "${files[@]}"
