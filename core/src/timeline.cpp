@@ -242,22 +242,45 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
   if (tl.wrap32 && point > UINT32_MAX)
     return Error(Errc::out_of_range, ERANGE,
                  "point " + std::to_string(point) + " is beyond a wrap32 timeline's u32 range");
-  std::unique_lock guard(tl.lock);
-  if (tl.closed.load(std::memory_order_relaxed)) return closed_error(tl);
-  const std::uint64_t value = tl.value.load(std::memory_order_relaxed);
-  std::uint64_t position = point;
-  bool reached = point <= value;
-  if (tl.wrap32) {
+  // Where `point` sits against a value: reached or not, and its unwrapped position.
+  auto place = [&tl, point](std::uint64_t value, std::uint64_t& position) {
+    if (!tl.wrap32) {
+      position = point;
+      return point <= value;
+    }
     const std::uint32_t ahead = static_cast<std::uint32_t>(point) - static_cast<std::uint32_t>(value);
-    reached = static_cast<std::int32_t>(ahead) <= 0;
+    const bool reached = static_cast<std::int32_t>(ahead) <= 0;
     // A reached point sits behind the value; keep its u32 image for point().
     position =
         reached ? value - (static_cast<std::uint32_t>(value) - static_cast<std::uint32_t>(point)) : value + ahead;
-  }
+    return reached;
+  };
+  // Allocated before the lock, to keep the critical section short.
   auto* fresh = new FenceState;
-  fresh->point = position;
   fresh->timeline = state_;
   timeline_acquire(state_);
+  auto discard = [&] {
+    fresh->refs.store(0, std::memory_order_relaxed);
+    timeline_release(state_);  // never the last: this handle holds one
+    delete fresh;
+  };
+  std::uint64_t position = 0;
+  // A point the value has reached needs no lock: the value only grows, so it stays reached,
+  // and a close() this call does not see is ordered after it.
+  if (place(tl.value.load(std::memory_order_acquire), position) && !tl.closed.load(std::memory_order_acquire)) {
+    fresh->point = position;
+    fresh->timestamp_ns = monotonic_now_ns();
+    fresh->word.store(kSignaled, std::memory_order_release);
+    return Fence(fresh);
+  }
+  std::unique_lock guard(tl.lock);
+  if (tl.closed.load(std::memory_order_relaxed)) {
+    guard.unlock();
+    discard();
+    return closed_error(tl);
+  }
+  const bool reached = place(tl.value.load(std::memory_order_relaxed), position);
+  fresh->point = position;
   if (reached) {
     guard.unlock();
     fresh->timestamp_ns = monotonic_now_ns();
@@ -269,9 +292,7 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
   if (found != fresh) {
     fence_acquire(found);  // safe: the pending set holds a reference
     guard.unlock();
-    fresh->refs.store(0, std::memory_order_relaxed);
-    timeline_release(state_);  // never the last: this handle holds one
-    delete fresh;
+    discard();
     return Fence(found);
   }
   fence_acquire(fresh);  // one for the pending set, one for the caller

@@ -37,8 +37,9 @@ class SYNCBRIDGE_API FenceSet {
 
   // Waits for all: signaled, timed_out, or Errc::fence_error naming the errored fence.
   Result<WaitStatus> wait_all(std::chrono::nanoseconds timeout) const;
-  // Waits for the first completion; an errored fence counts as completed (check its status).
-  // Errc::invalid_argument on an empty set.
+  // Waits until a fence of the set completes and names one that has (when several have, the
+  // lowest index); an errored fence counts as completed (check its status). Registers nothing
+  // per member: its cost hardly grows with the set. Errc::invalid_argument on an empty set.
   Result<WaitAnyResult> wait_any(std::chrono::nanoseconds timeout) const;
 
  private:
