@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "json_text.h"
+#include "probe.h"
 #include "syncbridge/drm_device.h"
 #include "syncbridge/kernel_probe.h"
 #include "syncbridge/result.h"
@@ -42,57 +42,6 @@ namespace probe {
 namespace {
 
 using namespace syncbridge;
-
-using syncbridge::samples::json_str;
-const char* yn(bool b) { return b ? "yes" : "no"; }
-const char* jb(bool b) { return b ? "true" : "false"; }
-
-// /proc/sys/kernel/tainted around the creation of one sw_sync timeline and fence: a recent upstream
-// change makes sw_sync (a test-only interface) taint the kernel, which CI kernels that fail on
-// any taint then trip over.
-struct TaintCheck {
-  std::optional<bool> taints;  // null: not probed (no sw_sync, or the taint file unreadable)
-  std::optional<std::uint64_t> before, after;
-  std::string new_flags;  // letters of the flags set in between, as in "Tainted: G W N"
-  std::string note;
-};
-
-// /dev/udmabuf turns memfd pages into dma-bufs: a CPU Vulkan driver such as Mesa's lavapipe
-// offers SYNC_FD semaphore/fence import and export only where it can open it.
-struct Udmabuf {
-  bool present = false, openable = false;
-  std::string note;
-};
-
-struct Kernel {
-  std::string release;
-  bool sw_sync = false;
-  std::string sw_sync_status;  // "available", "permission denied", "missing"
-  std::string sw_sync_note;
-  TaintCheck taint;
-  std::optional<bool> deadline;  // unknown without sw_sync to try it on
-  Udmabuf udmabuf;
-  std::vector<std::string> notes;
-};
-
-struct Node {
-  std::string path, driver;
-  bool opened = false, syncobj = false, timeline = false, eventfd = false;
-  std::string error;
-  std::vector<std::string> notes;
-};
-
-struct VkDev {
-  VulkanDeviceChoice choice;
-  std::string syncobj_check;  // "confirmed", "refused: ...", "not tried: ..."
-  std::optional<bool> opaque_is_syncobj;
-};
-
-struct Path {
-  std::string input, wait_path, completion_path;
-  bool complete = false;
-  std::string why;
-};
 
 constexpr const char* kTaintPath = "/proc/sys/kernel/tainted";
 constexpr const char* kUdmabufPath = "/dev/udmabuf";
@@ -129,12 +78,6 @@ std::string taint_letters(std::uint64_t mask) {
       out += "?";  // a flag newer than this table
   }
   return out;
-}
-
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
 }
 
 // Must run before anything else in the process touches sw_sync: taint flags stay set until
@@ -335,21 +278,35 @@ std::vector<Path> paths_for(const VkDev& v, const Kernel& k, const std::vector<N
   return out;
 }
 
-std::string handle_json(const VulkanHandleSupport& h) {
-  return std::string("{\"handle_type\": \"") + h.handle_type +
-         "\", \"binary_semaphore\": {\"import\": " + jb(h.binary_import) + ", \"export\": " + jb(h.binary_export) +
-         "}, \"timeline_semaphore\": {\"import\": " + jb(h.timeline_import) + ", \"export\": " + jb(h.timeline_export) +
-         "}, \"fence\": {\"import\": " + jb(h.fence_import) + ", \"export\": " + jb(h.fence_export) + "}}";
-}
-
-const char* type_name(VkPhysicalDeviceType t) {
-  switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete_gpu";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated_gpu";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual_gpu";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-    default: return "other";
+// Probes the kernel, the render nodes and every Vulkan device, in that order (the taint check
+// must come first: see check_sw_sync_taint).
+Findings probe_machine(bool import_check) {
+  Findings f;
+  f.kernel = probe_kernel();
+  f.nodes = probe_nodes();
+  auto loader = VulkanLoader::open();
+  if (!loader) {
+    f.vulkan_error = loader.error().message();
+  } else {
+    auto list = list_vulkan_devices(loader->get_instance_proc_addr());
+    if (!list)
+      f.vulkan_error = list.error().message();
+    else if (list->empty())
+      f.vulkan_error = "no Vulkan physical device (no ICD found by the loader)";
+    else
+      for (auto& c : *list) {
+        VkDev v;
+        v.choice = std::move(c);
+        if (v.choice.why_not.empty() || v.choice.report.device_name.size())
+          check_syncobj_import(v, *loader, f.nodes, import_check);
+        f.devices.push_back(std::move(v));
+      }
   }
+  for (const auto& v : f.devices) {
+    f.paths.push_back(paths_for(v, f.kernel, f.nodes));
+    for (const auto& p : f.paths.back()) f.any_complete |= p.complete;
+  }
+  return f;
 }
 
 int main_impl(int argc, char** argv) {
@@ -364,138 +321,12 @@ int main_impl(int argc, char** argv) {
       return 2;
     }
   }
-  const Kernel k = probe_kernel();
-  const std::vector<Node> nodes = probe_nodes();
-  std::string vulkan_error_text;
-  std::vector<VkDev> devs;
-  auto loader = VulkanLoader::open();
-  if (!loader) {
-    vulkan_error_text = loader.error().message();
-  } else {
-    auto list = list_vulkan_devices(loader->get_instance_proc_addr());
-    if (!list)
-      vulkan_error_text = list.error().message();
-    else if (list->empty())
-      vulkan_error_text = "no Vulkan physical device (no ICD found by the loader)";
-    else
-      for (auto& c : *list) {
-        VkDev v;
-        v.choice = std::move(c);
-        if (v.choice.why_not.empty() || v.choice.report.device_name.size())
-          check_syncobj_import(v, *loader, nodes, import_check);
-        devs.push_back(std::move(v));
-      }
-  }
-  bool any_complete = false;
-  std::vector<std::vector<Path>> all_paths;
-  for (const auto& v : devs) {
-    all_paths.push_back(paths_for(v, k, nodes));
-    for (const auto& p : all_paths.back()) any_complete |= p.complete;
-  }
-
-  if (json) {
-    std::string j = "{\n  \"schema\": \"syncbridge-probe/1\",\n";
-    j += "  \"kernel\": {\"release\": " + json_str(k.release) +
-         ", \"sw_sync\": {\"status\": " + json_str(k.sw_sync_status) + ", \"usable\": " + jb(k.sw_sync) +
-         ", \"note\": " + json_str(k.sw_sync_note) +
-         "}, \"sw_sync_taints\": " + (k.taint.taints ? jb(*k.taint.taints) : "null") +
-         ", \"taint\": {\"before\": " + (k.taint.before ? std::to_string(*k.taint.before) : "null") +
-         ", \"after\": " + (k.taint.after ? std::to_string(*k.taint.after) : "null") +
-         ", \"new_flags\": " + json_str(k.taint.new_flags) + ", \"note\": " + json_str(k.taint.note) +
-         "}, \"sync_file_deadline\": " + (k.deadline ? jb(*k.deadline) : "null") +
-         ", \"udmabuf\": {\"present\": " + jb(k.udmabuf.present) + ", \"openable\": " + jb(k.udmabuf.openable) +
-         ", \"note\": " + json_str(k.udmabuf.note) + "}, \"notes\": [";
-    for (std::size_t i = 0; i < k.notes.size(); ++i) j += (i ? ", " : "") + json_str(k.notes[i]);
-    j += "]},\n  \"drm_render_nodes\": [";
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-      const auto& n = nodes[i];
-      j += std::string(i ? ",\n    " : "\n    ") + "{\"path\": " + json_str(n.path) +
-           ", \"driver\": " + json_str(n.driver) + ", \"opened\": " + jb(n.opened) + ", \"syncobj\": " + jb(n.syncobj) +
-           ", \"syncobj_timeline\": " + jb(n.timeline) + ", \"syncobj_eventfd\": " + jb(n.eventfd) +
-           ", \"error\": " + json_str(n.error) + "}";
-    }
-    j += "],\n  \"vulkan\": {\"error\": " +
-         (vulkan_error_text.empty() ? std::string("null") : json_str(vulkan_error_text)) + ", \"devices\": [";
-    for (std::size_t i = 0; i < devs.size(); ++i) {
-      const auto& v = devs[i];
-      const auto& r = v.choice.report;
-      j += std::string(i ? ",\n    " : "\n    ") + "{\"index\": " + std::to_string(v.choice.index) +
-           ", \"name\": " + json_str(r.device_name) + ", \"type\": \"" + type_name(r.device_type) +
-           "\", \"driver_id\": \"" + vulkan_driver_id_name(r.driver_id) +
-           "\", \"driver_name\": " + json_str(r.driver_name) + ", \"driver_info\": " + json_str(r.driver_info) +
-           ", \"api_version\": " + json_str(vulkan_version_string(r.api_version)) +
-           ", \"usable\": " + jb(v.choice.usable) + ", \"why_not\": " + json_str(v.choice.why_not) +
-           ", \"timeline_semaphore\": " + jb(r.timeline_semaphore_feature) +
-           ", \"synchronization2\": " + jb(r.synchronization2_feature) +
-           ", \"external_semaphore_fd\": " + jb(r.has_external_semaphore_fd) +
-           ", \"external_fence_fd\": " + jb(r.has_external_fence_fd) + ", \"handles\": [";
-      for (std::size_t h = 0; h < r.handles.size(); ++h) j += (h ? ", " : "") + handle_json(r.handles[h]);
-      j += "], \"caps\": " + json_str(describe(r.caps)) +
-           ", \"opaque_fd_is_syncobj\": " + (v.opaque_is_syncobj ? jb(*v.opaque_is_syncobj) : "null") +
-           ", \"opaque_fd_syncobj_check\": " + json_str(v.syncobj_check) + ", \"paths\": [";
-      const auto& ps = all_paths[i];
-      for (std::size_t p = 0; p < ps.size(); ++p)
-        j += std::string(p ? ", " : "") + "{\"input\": " + json_str(ps[p].input) +
-             ", \"cpu_to_gpu\": " + json_str(ps[p].wait_path) + ", \"gpu_to_cpu\": " + json_str(ps[p].completion_path) +
-             ", \"complete\": " + jb(ps[p].complete) + ", \"why_not\": " + json_str(ps[p].why) + "}";
-      j += "]}";
-    }
-    j += "]},\n  \"complete_path\": " + std::string(jb(any_complete)) + "\n}\n";
-    std::fputs(j.c_str(), stdout);
-  } else {
-    std::printf("kernel:      %s\n", k.release.c_str());
-    std::printf("sw_sync:     %s%s%s\n", k.sw_sync_status.c_str(), k.sw_sync_note.empty() ? "" : " — ",
-                k.sw_sync_note.c_str());
-    std::printf("taint:       a sw_sync fence taints the kernel: %s — %s",
-                k.taint.taints ? yn(*k.taint.taints) : "unknown", k.taint.note.c_str());
-    if (k.taint.before) std::printf(" (tainted %s before", hex(*k.taint.before).c_str());
-    if (k.taint.after) std::printf(", %s after", hex(*k.taint.after).c_str());
-    if (k.taint.before) std::printf(")");
-    std::printf("\n");
-    std::printf("deadline:    %s\n", k.deadline ? yn(*k.deadline) : "unknown (needs sw_sync to probe)");
-    std::printf("udmabuf:     %s — %s\n",
-                k.udmabuf.openable  ? "opens"
-                : k.udmabuf.present ? "present, cannot open"
-                                    : "missing",
-                k.udmabuf.note.c_str());
-    for (const auto& n : k.notes) std::printf("             note: %s\n", n.c_str());
-    if (nodes.empty()) std::printf("DRM nodes:   none (/dev/dri has no render node)\n");
-    for (const auto& n : nodes) {
-      if (!n.opened)
-        std::printf("DRM node:    %s: %s\n", n.path.c_str(), n.error.c_str());
-      else
-        std::printf("DRM node:    %s (%s): syncobj %s, timeline %s, eventfd %s\n", n.path.c_str(), n.driver.c_str(),
-                    yn(n.syncobj), yn(n.timeline), yn(n.eventfd));
-    }
-    if (!vulkan_error_text.empty()) std::printf("Vulkan:      %s\n", vulkan_error_text.c_str());
-    for (std::size_t i = 0; i < devs.size(); ++i) {
-      const auto& v = devs[i];
-      const auto& r = v.choice.report;
-      std::printf("Vulkan %u:    %s (%s, %s %s, Vulkan %s)%s%s\n", v.choice.index, r.device_name.c_str(),
-                  type_name(r.device_type), vulkan_driver_id_name(r.driver_id), r.driver_info.c_str(),
-                  vulkan_version_string(r.api_version).c_str(),
-                  v.choice.usable ? "" : " — not usable: ", v.choice.why_not.c_str());
-      std::printf(
-          "             timeline semaphores %s, synchronization2 %s, VK_KHR_external_semaphore_fd %s, "
-          "VK_KHR_external_fence_fd %s\n",
-          yn(r.timeline_semaphore_feature), yn(r.synchronization2_feature), yn(r.has_external_semaphore_fd),
-          yn(r.has_external_fence_fd));
-      std::printf("             %-10s %-22s %-22s %-16s\n", "handle", "binary sem imp/exp", "timeline sem imp/exp",
-                  "fence imp/exp");
-      for (const auto& h : r.handles)
-        std::printf("             %-10s %-3s / %-16s %-3s / %-16s %-3s / %-3s\n", h.handle_type, yn(h.binary_import),
-                    yn(h.binary_export), yn(h.timeline_import), yn(h.timeline_export), yn(h.fence_import),
-                    yn(h.fence_export));
-      std::printf("             OPAQUE_FD is a DRM syncobj: %s\n", v.syncobj_check.c_str());
-      for (const auto& p : all_paths[i])
-        std::printf("             path %-18s CPU->GPU %-22s GPU->CPU %-15s %s%s\n", p.input.c_str(),
-                    p.wait_path.c_str(), p.completion_path.c_str(),
-                    p.complete ? "complete" : "unavailable: ", p.why.c_str());
-    }
-    std::printf("result:      %s\n",
-                any_complete ? "at least one complete CPU->GPU->CPU path" : "no complete CPU->GPU->CPU path");
-  }
-  return any_complete ? 0 : 1;
+  const Findings f = probe_machine(import_check);
+  if (json)
+    print_json(f);
+  else
+    print_text(f);
+  return f.any_complete ? 0 : 1;
 }
 
 }  // namespace
