@@ -153,5 +153,19 @@ TYPED_TEST(ExporterContractTest, AMovedFromExporterIsEmptyAndTheMoveKeepsWorking
   EXPECT_EQ(f.status(), FenceStatus::signaled);
 }
 
+TYPED_TEST(ExporterContractTest, AMoveAssignmentClosesWhatTheTargetHeldAndTakesTheSource) {
+  TypeParam a = this->make();
+  TypeParam b = this->make();
+  Fence taken = must(a.fence_at(1));
+  Fence dropped = must(b.fence_at(1));
+  b = std::move(a);
+  EXPECT_EQ(dropped.status(), FenceStatus::error) << "b closed its own timeline, as its destructor would";
+  EXPECT_EQ(dropped.error_errno(), ENOENT);
+  EXPECT_FALSE(a.valid());  // NOLINT(bugprone-use-after-move): the contract says what it answers
+  EXPECT_FALSE(b.closed());
+  SB_ASSERT_OK(b.advance(1));
+  EXPECT_EQ(taken.status(), FenceStatus::signaled);
+}
+
 }  // namespace
 }  // namespace syncbridge::testing

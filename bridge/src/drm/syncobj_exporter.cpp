@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "closing_handle.h"
 #include "mirror_close_gate.h"
 #include "syncbridge/drm_device.h"
 
@@ -84,11 +85,7 @@ SyncobjExporter::SyncobjExporter() noexcept = default;
 SyncobjExporter::SyncobjExporter(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
 SyncobjExporter::SyncobjExporter(SyncobjExporter&&) noexcept = default;
 SyncobjExporter& SyncobjExporter::operator=(SyncobjExporter&& other) noexcept {
-  if (this != &other) {
-    close();
-    state_ = std::move(other.state_);
-  }
-  return *this;
+  return detail::move_assign_closing(*this, state_, std::move(other.state_));
 }
 SyncobjExporter::~SyncobjExporter() { close(); }
 

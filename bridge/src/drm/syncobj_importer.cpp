@@ -6,6 +6,7 @@
 
 #include "syncbridge/syncobj_importer.h"
 
+#include "closing_handle.h"
 #include "drm/watcher_core.h"
 
 namespace syncbridge {
@@ -53,11 +54,7 @@ SyncobjImporter::SyncobjImporter() noexcept = default;
 SyncobjImporter::SyncobjImporter(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
 SyncobjImporter::SyncobjImporter(SyncobjImporter&&) noexcept = default;
 SyncobjImporter& SyncobjImporter::operator=(SyncobjImporter&& other) noexcept {
-  if (this != &other) {
-    close();
-    state_ = std::move(other.state_);
-  }
-  return *this;
+  return detail::move_assign_closing(*this, state_, std::move(other.state_));
 }
 SyncobjImporter::~SyncobjImporter() { close(); }
 

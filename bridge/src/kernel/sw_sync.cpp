@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "closing_handle.h"
 #include "kernel/sw_sync_internal.h"
 #include "kernel/uapi.h"
 #include "mirror_close_gate.h"
@@ -248,11 +249,7 @@ SwSyncExporter::SwSyncExporter() noexcept = default;
 SwSyncExporter::SwSyncExporter(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
 SwSyncExporter::SwSyncExporter(SwSyncExporter&&) noexcept = default;
 SwSyncExporter& SwSyncExporter::operator=(SwSyncExporter&& other) noexcept {
-  if (this != &other) {
-    close();
-    state_ = std::move(other.state_);
-  }
-  return *this;
+  return detail::move_assign_closing(*this, state_, std::move(other.state_));
 }
 SwSyncExporter::~SwSyncExporter() { close(); }
 
