@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <new>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -26,6 +28,49 @@ using namespace std::chrono_literals;
 namespace {
 
 Timeline must_create(TimelineOptions options = {}) { return std::move(Timeline::create(std::move(options))).value(); }
+
+// No fence wait here is unbounded: one that outlasts kDeadline fails the benchmark, naming what
+// it waited for (the raw baselines spin on plain atomics their partner always answers).
+constexpr auto kDeadline = 10s;
+
+bool signaled(const Result<WaitStatus>& r) { return r.ok() && *r == WaitStatus::signaled; }
+bool signaled(const Result<WaitAnyResult>& r) { return r.ok() && r->status == WaitStatus::signaled; }
+
+template <class R>
+bool in_time(benchmark::State& state, const R& waited, const char* what) {
+  if (signaled(waited)) return true;
+  state.SkipWithError((std::string(what) + (waited.ok() ? ": not signaled within 10 s" : ": the wait failed")).c_str());
+  return false;
+}
+
+// The partner of the "woken" benchmarks: on each wake(), advances from its own thread.
+class Waker {
+ public:
+  explicit Waker(std::function<void(std::uint64_t round)> advance)
+      : advance_(std::move(advance)), thread_([this] { run(); }) {}
+  Waker(const Waker&) = delete;
+  Waker& operator=(const Waker&) = delete;
+  ~Waker() {
+    stop_ = true;
+    thread_.join();
+  }
+  void wake() { round_.store(++sent_, std::memory_order_release); }
+
+ private:
+  void run() {
+    for (std::uint64_t seen = 0; !stop_.load();) {
+      const std::uint64_t r = round_.load(std::memory_order_acquire);
+      if (r == seen) continue;
+      seen = r;
+      advance_(r);
+    }
+  }
+  std::function<void(std::uint64_t)> advance_;
+  std::atomic<std::uint64_t> round_{0};
+  std::atomic<bool> stop_{false};
+  std::uint64_t sent_ = 0;
+  std::thread thread_;  // last: it starts once the members it reads exist
+};
 
 // ---- signal-to-wake ----
 
@@ -85,8 +130,8 @@ void BM_PingPong_Fence(benchmark::State& state) {
   std::thread partner([&] {
     for (std::uint64_t k = 1;; ++k) {
       Fence f = std::move(to_partner.fence_at(k)).value();
-      (void)f.wait(wait_forever);
-      if (stop.load(std::memory_order_acquire)) return;
+      // Late: return without answering, and the main thread's deadline names the trip.
+      if (!signaled(f.wait(kDeadline)) || stop.load(std::memory_order_acquire)) return;
       (void)to_main.advance(1);
     }
   });
@@ -95,7 +140,7 @@ void BM_PingPong_Fence(benchmark::State& state) {
     ++i;
     Fence back = std::move(to_main.fence_at(i)).value();
     (void)to_partner.advance(1);
-    (void)back.wait(wait_forever);
+    if (!in_time(state, back.wait(kDeadline), "the round trip's answer")) break;
   }
   stop.store(true);
   (void)to_partner.advance(1);
@@ -162,67 +207,43 @@ struct SixtyFour {
 void BM_Set64_WaitAll_Signaled(benchmark::State& state) {
   SixtyFour s;
   for (auto& t : s.timelines) (void)t.advance(1);
-  for (auto _ : state) benchmark::DoNotOptimize(s.set.wait_all(wait_forever).ok());
+  for (auto _ : state)
+    if (!in_time(state, s.set.wait_all(kDeadline), "wait_all on 64 signaled fences")) break;
 }
 
 void BM_Separate64_Wait_Signaled(benchmark::State& state) {
   SixtyFour s;
   for (auto& t : s.timelines) (void)t.advance(1);
   for (auto _ : state)
-    for (const Fence& f : s.fences) benchmark::DoNotOptimize(f.wait(wait_forever).ok());
+    for (const Fence& f : s.fences)
+      if (!in_time(state, f.wait(kDeadline), "one of 64 signaled fences")) return;
 }
 
 // wait_any on 64 pending fences, woken by another thread advancing one of them.
 void BM_Set64_WaitAny_Woken(benchmark::State& state) {
   SixtyFour s;
-  std::atomic<std::uint64_t> round{0};
-  std::atomic<bool> stop{false};
-  std::thread partner([&] {
-    std::uint64_t seen = 0;
-    while (!stop.load()) {
-      const std::uint64_t r = round.load(std::memory_order_acquire);
-      if (r == seen) continue;
-      seen = r;
-      (void)s.timelines[r % 64].advance(1);
-    }
-  });
-  std::uint64_t r = 0;
+  Waker waker([&](std::uint64_t round) { (void)s.timelines[round % 64].advance(1); });
   for (auto _ : state) {
     state.PauseTiming();
     FenceSet set;
     for (auto& t : s.timelines) (void)set.add(std::move(t.fence_at(t.value() + 1)).value());
     state.ResumeTiming();
-    round.store(++r, std::memory_order_release);
-    benchmark::DoNotOptimize(set.wait_any(wait_forever).ok());
+    waker.wake();
+    if (!in_time(state, set.wait_any(kDeadline), "wait_any on 64 fences, one advanced by the partner")) break;
   }
-  stop = true;
-  partner.join();
 }
 
 // Baseline: a single fence waited on, woken the same way.
 void BM_Single_Wait_Woken(benchmark::State& state) {
   Timeline t = must_create();
-  std::atomic<std::uint64_t> round{0};
-  std::atomic<bool> stop{false};
-  std::thread partner([&] {
-    std::uint64_t seen = 0;
-    while (!stop.load()) {
-      const std::uint64_t r = round.load(std::memory_order_acquire);
-      if (r == seen) continue;
-      seen = r;
-      (void)t.advance(1);
-    }
-  });
-  std::uint64_t r = 0;
+  Waker waker([&](std::uint64_t) { (void)t.advance(1); });
   for (auto _ : state) {
     state.PauseTiming();
     Fence f = std::move(t.fence_at(t.value() + 1)).value();
     state.ResumeTiming();
-    round.store(++r, std::memory_order_release);
-    benchmark::DoNotOptimize(f.wait(wait_forever).ok());
+    waker.wake();
+    if (!in_time(state, f.wait(kDeadline), "one fence advanced by the partner")) break;
   }
-  stop = true;
-  partner.join();
 }
 
 }  // namespace

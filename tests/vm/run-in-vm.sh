@@ -85,30 +85,18 @@ append=
 extra_env=()
 while (($# > 0)); do
   case $1 in
-    --timeout)
+    --timeout | --kernel | --name | --env | --append)
       (($# >= 2)) || usage
-      timeout_s=$2
-      shift 2
-      ;;
-    --kernel)
-      (($# >= 2)) || usage
-      kernel=$2
-      shift 2
-      ;;
-    --name)
-      (($# >= 2)) || usage
-      name=$2
-      shift 2
-      ;;
-    --env)
-      (($# >= 2)) || usage
-      [[ $2 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die_usage "--env wants NAME=VALUE, got '$2'"
-      extra_env+=("$2")
-      shift 2
-      ;;
-    --append)
-      (($# >= 2)) || usage
-      append=$2
+      case $1 in
+        --timeout) timeout_s=$2 ;;
+        --kernel) kernel=$2 ;;
+        --name) name=$2 ;;
+        --env)
+          [[ $2 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die_usage "--env wants NAME=VALUE, got '$2'"
+          extra_env+=("$2")
+          ;;
+        --append) append=$2 ;;
+      esac
       shift 2
       ;;
     --)

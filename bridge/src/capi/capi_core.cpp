@@ -1,7 +1,7 @@
 // The C API: errors, timelines, fences, callbacks (syncbridge/c/error.h, syncbridge/c/core.h).
 #include <cstring>
 
-#include "capi_internal.h"
+#include "capi/capi_internal.h"
 
 using namespace syncbridge;
 using namespace syncbridge::capi;

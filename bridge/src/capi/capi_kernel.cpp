@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "capi_internal.h"
+#include "capi/capi_internal.h"
 
 using namespace syncbridge;
 using namespace syncbridge::capi;

@@ -2,7 +2,7 @@
 #include <cstring>
 #include <vector>
 
-#include "capi_internal.h"
+#include "capi/capi_internal.h"
 #include "syncbridge/vulkan_bridge.h"
 #include "syncbridge/vulkan_device.h"
 
