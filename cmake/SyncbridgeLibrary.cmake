@@ -39,3 +39,17 @@ function(syncbridge_add_library component)
     install(FILES ${PROJECT_BINARY_DIR}/${target}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
   endif()
 endfunction()
+
+# syncbridge_install_program(<target>): with SYNCBRIDGE_INSTALL, installs a program into bin/.
+# Linked to the shared libraries, it finds them in the prefix's lib/ (RUNPATH relative to the
+# program), wherever the prefix is and without ldconfig.
+function(syncbridge_install_program target)
+  if(NOT SYNCBRIDGE_INSTALL)
+    return()
+  endif()
+  if(BUILD_SHARED_LIBS)
+    file(RELATIVE_PATH bin_to_lib ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
+    set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN/${bin_to_lib}")
+  endif()
+  install(TARGETS ${target} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endfunction()

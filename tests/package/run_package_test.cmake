@@ -37,6 +37,16 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/static-build -G Ninja -DBUI
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/static-build)
 run(${CMAKE_COMMAND} --install ${WORK_DIR}/static-build --prefix ${static_prefix})
 
+# An installed program finds the installed shared libraries on its own (no LD_LIBRARY_PATH, no
+# ldconfig): the probe runs from the scratch prefix (exit 1 only says no complete GPU path).
+if(EXISTS ${shared_prefix}/bin/syncbridge-probe)
+  execute_process(COMMAND ${shared_prefix}/bin/syncbridge-probe --json --no-import-check RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT (rc EQUAL 0 OR rc EQUAL 1) OR NOT out MATCHES "syncbridge-probe/1")
+    message(FATAL_ERROR "the installed syncbridge-probe did not run (exit ${rc}):\n${out}\n${err}")
+  endif()
+endif()
+
 find_program(PKG_CONFIG pkg-config REQUIRED)
 foreach(kind shared static)
   set(prefix ${${kind}_prefix})
