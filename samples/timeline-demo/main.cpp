@@ -84,13 +84,14 @@ class Pipeline {
   const std::vector<double>& latency_us() const { return latency_us_; }
 
  private:
-  // Waits for `point` of `tl` within the deadline. On a timeout or an error, reports what
-  // `stage` waited for and closes every timeline, which releases the other stages' waits.
-  bool wait_for(const char* stage, Timeline& tl, std::uint64_t point) {
-    if (failed_.load()) return false;
+  // Waits for `point` of `tl` within the deadline and returns its signaled fence. On a timeout
+  // or an error, reports what `stage` waited for, closes every timeline (which releases the
+  // other stages' waits) and returns an empty fence.
+  Fence wait_for(const char* stage, Timeline& tl, std::uint64_t point) {
+    if (failed_.load()) return {};
     auto fence = tl.fence_at(point);
     auto waited = fence ? fence->wait(o_.deadline) : Result<WaitStatus>(fence.error());
-    if (waited && *waited == WaitStatus::signaled) return true;
+    if (waited && *waited == WaitStatus::signaled) return std::move(fence).value();
     if (!failed_.exchange(true)) {
       const std::string why =
           !waited ? waited.error().describe() : "not signaled within " + std::to_string(o_.deadline.count()) + " ms";
@@ -98,7 +99,7 @@ class Pipeline {
                    static_cast<unsigned long long>(point), tl.name().c_str(), why.c_str());
       for (Timeline* t : {&produced_, &processed_, &consumed_}) t->close();
     }
-    return false;
+    return {};
   }
 
   void produce() {
@@ -122,11 +123,11 @@ class Pipeline {
 
   void consume() {
     for (std::uint64_t i = 1; i <= o_.frames; ++i) {
-      if (!wait_for("consumer", processed_, i)) return;
+      const Fence done = wait_for("consumer", processed_, i);
+      if (!done) return;
       const Frame& f = ring_[i % o_.in_flight];
-      const auto done = processed_.fence_at(i);
-      if (done && done->timestamp())
-        latency_us_.push_back(std::chrono::duration<double, std::micro>(*done->timestamp() - f.produced_at).count());
+      if (const auto at = done.timestamp())
+        latency_us_.push_back(std::chrono::duration<double, std::micro>(*at - f.produced_at).count());
       for (std::size_t e = 0; e < kElements; ++e)
         if (f.data[e] != transform(static_cast<std::uint32_t>(e + i), i)) ++bad_;
       (void)consumed_.signal_to(i);

@@ -39,7 +39,9 @@ bool signaled(const Result<WaitAnyResult>& r) { return r.ok() && r->status == Wa
 template <class R>
 bool in_time(benchmark::State& state, const R& waited, const char* what) {
   if (signaled(waited)) return true;
-  state.SkipWithError((std::string(what) + (waited.ok() ? ": not signaled within 10 s" : ": the wait failed")).c_str());
+  const std::string why = waited.ok() ? ": not signaled within " + std::to_string(kDeadline.count()) + " s"
+                                      : ": the wait failed: " + waited.error().message();
+  state.SkipWithError((what + why).c_str());
   return false;
 }
 
