@@ -30,3 +30,29 @@ void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept {
 }
 
 }  // namespace syncbridge::detail
+
+namespace syncbridge::detail {
+
+namespace {
+void futex_wake_one(std::atomic<std::uint32_t>* word) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr, nullptr, 0);
+}
+}  // namespace
+
+void TimelineLock::lock_contended() noexcept {
+  // ~1-2 us of spinning covers a critical section whose holder is running; past that the
+  // holder was most likely preempted, and sleeping frees the core for it.
+  for (int i = 0; i < 256; ++i) {
+    SYNCBRIDGE_CPU_RELAX();
+    std::uint32_t expected = 0;
+    if (state_.load(std::memory_order_relaxed) == 0 &&
+        state_.compare_exchange_weak(expected, 1, std::memory_order_acquire, std::memory_order_relaxed))
+      return;
+  }
+  // From here on the lock is taken as "held with sleepers": whoever unlocks it wakes one.
+  while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2, kNoDeadline);
+}
+
+void TimelineLock::wake_one() noexcept { futex_wake_one(&state_); }
+
+}  // namespace syncbridge::detail

@@ -1,6 +1,6 @@
 // Internal: the shared state behind Timeline and Fence handles. Not installed.
 //
-// Locking: one mutex per timeline (TimelineState::lock) guards the pending treap, every
+// Locking: one lock per timeline (TimelineState::lock) guards the pending treap, every
 // pending fence's callback list and deadline, and the timeline's deadline summary. A fence's
 // status word is atomic and is written under that lock, so "is it still pending?" decided
 // under the lock is final; readers and waiters use it without the lock.
@@ -10,11 +10,12 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
+#include <mutex>  // std::lock_guard, std::unique_lock over TimelineLock
 #include <string>
 #include <thread>
 
 #include "syncbridge/fence.h"
+#include "timeline_lock.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -96,7 +97,7 @@ void fence_release(FenceState* fence) noexcept;
 struct TimelineState {
   // What the lock guards, and what the signaler touches under it.
   std::atomic<std::uint32_t> refs{1};
-  std::mutex lock;
+  TimelineLock lock;
   std::atomic<bool> closed{false};
   FenceState* root = nullptr;
   FenceState* min = nullptr;

@@ -301,13 +301,13 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
 
 // Moves the timeline forward by the step that `step_for(value)` picks under the lock (so that
 // no concurrent advance can slip between the check and the signal), then finishes the batch
-// outside the lock. Holds a timeline reference throughout: a callback may destroy the handle.
+// outside the lock. A callback may destroy the handle: the batch's fences keep the state alive
+// until finish_batch releases the last of them, and nothing here touches it after that.
 template <class StepFor>
 Result<void> move_forward(TimelineState* state, StepFor step_for) {
   TimelineState& tl = *state;
   CompletedBatch batch;
   bool moved = false;
-  timeline_acquire(state);
   Result<void> outcome;
   {
     std::lock_guard guard(tl.lock);
@@ -323,7 +323,6 @@ Result<void> move_forward(TimelineState* state, StepFor step_for) {
     }
   }
   finish_batch(tl, batch, moved);
-  timeline_release(state);
   return outcome;
 }
 
