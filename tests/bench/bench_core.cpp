@@ -1,10 +1,13 @@
 // syncbridge-bench-core: every figure next to a baseline measured in this same process.
 //   - signal-to-wake round trip through two timelines vs a raw std::atomic wait/notify ping-pong
+//     and vs two threads spinning on plain atomics (the floor)
 //   - fence_at + advance + release with 0, 1k and 1M points pending (goal: 1M within 2x of 1k)
 //   - memory per pending fence and allocations per steady-state op (operator new counted)
-//   - waiting on a 64-fence set vs 64 separate waits
+//   - waiting on a 64-fence set vs 64 separate waits, and wait_any on 64 vs one fence, woken
 // Every benchmark runs 5 times unless --benchmark_repetitions says otherwise (once with
-// --smoke); the ratio table compares medians and prints the spread of the runs.
+// --smoke); the ratio table compares medians and prints the spread of the runs. The goals of
+// issue 12 are judged on the paired table: BM_Paired_* alternate the raw and the wrapped side
+// in blocks on the same threads, which is what keeps two runs on this host within 20%.
 #include <malloc.h>
 
 #include <atomic>
@@ -248,6 +251,184 @@ void BM_Single_Wait_Woken(benchmark::State& state) {
   }
 }
 
+// ---- paired: the goals of issue 12, judged on both sides taking turns ----
+//
+// The host moves its two vCPUs around (the raw ping-pong takes 30 ns on SMT siblings, 75 ns on
+// two cores and 200 ns or more across caches, from one run to the next), so a ratio of two
+// benchmarks run seconds apart says as much about the host as about the code. Here the raw and
+// the wrapped sequence alternate in blocks on the same threads, and the medians of their
+// per-block times are compared.
+
+constexpr int kTripsPerBlock = 64;
+
+// One partner thread that answers either protocol: a raw block (spin on an atomic, store the
+// answer) or a fence block (wait for a point, advance the other timeline).
+class RoundTripRig {
+ public:
+  RoundTripRig() : partner_([this] { run(); }) {}
+  RoundTripRig(const RoundTripRig&) = delete;
+  RoundTripRig& operator=(const RoundTripRig&) = delete;
+  ~RoundTripRig() {
+    command_.store(kStop, std::memory_order_release);
+    raw_to_partner_.store(~0ULL, std::memory_order_release);
+    (void)to_partner_.advance(1);
+    partner_.join();
+  }
+  bool failed() const { return gone_.load(std::memory_order_acquire); }
+
+  double raw_block() {
+    begin(kRaw);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kTripsPerBlock; ++i) {
+      const std::uint64_t trip = ++raw_sent_;
+      raw_to_partner_.store(trip, std::memory_order_release);
+      while (raw_to_main_.load(std::memory_order_acquire) != trip)
+        if (failed()) return -1;
+    }
+    return per_trip(t0);
+  }
+
+  double fence_block() {
+    begin(kFence);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kTripsPerBlock; ++i) {
+      auto back = to_main_.fence_at(++fence_sent_);
+      if (!back.ok() || !to_partner_.advance(1).ok() || !signaled(back->wait(kDeadline))) return -1;
+    }
+    return per_trip(t0);
+  }
+
+ private:
+  enum : std::uint32_t { kIdle, kRaw, kFence, kStop };
+  static double per_trip(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kTripsPerBlock;
+  }
+  // The partner is told the protocol before the block's clock starts, and acknowledges it. A
+  // command is a block number and a mode, so that two blocks of one mode in a row are two.
+  void begin(std::uint32_t mode) {
+    const std::uint32_t command = (++blocks_ << 2) | mode;
+    command_.store(command, std::memory_order_release);
+    while (ack_.load(std::memory_order_acquire) != command && !failed()) __builtin_ia32_pause();
+  }
+  void run() {
+    std::uint64_t raw_seen = 0, fence_seen = 0;
+    for (std::uint32_t done = kIdle;;) {
+      const std::uint32_t command = command_.load(std::memory_order_acquire);
+      if (command == kStop) break;
+      if (command == done) {
+        __builtin_ia32_pause();
+        continue;
+      }
+      done = command;
+      ack_.store(command, std::memory_order_release);
+      for (int i = 0; i < kTripsPerBlock; ++i) {
+        if ((command & 3) == kRaw) {
+          std::uint64_t got;
+          while ((got = raw_to_partner_.load(std::memory_order_acquire)) == raw_seen) __builtin_ia32_pause();
+          if (command_.load(std::memory_order_acquire) == kStop) break;
+          raw_seen = got;
+          raw_to_main_.store(got, std::memory_order_release);
+        } else {
+          auto f = to_partner_.fence_at(++fence_seen);
+          // Late or failed: leave, and the main thread's block fails (it checks `gone_`).
+          if (!f.ok() || !signaled(f->wait(kDeadline)) || command_.load(std::memory_order_acquire) == kStop ||
+              !to_main_.advance(1).ok()) {
+            gone_.store(true, std::memory_order_release);
+            return;
+          }
+        }
+      }
+    }
+    gone_.store(true, std::memory_order_release);
+  }
+
+  Timeline to_partner_ = must_create({.name = "paired-to-partner"});
+  Timeline to_main_ = must_create({.name = "paired-to-main"});
+  std::uint64_t fence_sent_ = 0, raw_sent_ = 0;
+  std::uint32_t blocks_ = 0;
+  // On one cache line, as in BM_PingPong_RawSpin: the fastest the two threads can talk here.
+  alignas(64) std::atomic<std::uint64_t> raw_to_partner_{0};
+  std::atomic<std::uint64_t> raw_to_main_{0};
+  alignas(64) std::atomic<std::uint32_t> command_{kIdle};
+  std::atomic<std::uint32_t> ack_{kIdle};
+  std::atomic<bool> gone_{false};
+  std::thread partner_;  // last: it starts once the members it reads exist
+};
+
+void BM_Paired_RoundTrip(benchmark::State& state) {
+  RoundTripRig rig;
+  bench::paired(
+      state, [&] { return rig.raw_block(); }, [&] { return rig.fence_block(); });
+  if (rig.failed()) state.SkipWithError("a paired round trip was not answered within 10 s");
+}
+
+// fence_at + advance + release with 1k (raw side) vs 1M (wrapped side) points pending.
+void BM_Paired_PendingScaling(benchmark::State& state) {
+  struct Parked {
+    Timeline timeline = must_create();
+    std::uint64_t point = 0;
+    explicit Parked(std::uint64_t pending) {
+      for (std::uint64_t i = 0; i < pending; ++i) (void)timeline.fence_at((1ULL << 40) + i);
+    }
+    void op() {
+      Fence f = std::move(timeline.fence_at(++point)).value();
+      (void)timeline.advance(1);
+      benchmark::DoNotOptimize(f);
+    }
+  };
+  Parked few(1000), many(static_cast<std::uint64_t>(state.range(0)));
+  auto few_op = [&] { few.op(); };
+  auto many_op = [&] { many.op(); };
+  bench::paired_blocks(state, 256, few_op, many_op);
+}
+
+// wait_all on 64 signaled fences (wrapped side) vs 64 separate waits (raw side).
+void BM_Paired_WaitAll64(benchmark::State& state) {
+  SixtyFour s;
+  for (auto& t : s.timelines) (void)t.advance(1);
+  bool late = false;
+  auto separate = [&] {
+    for (const Fence& f : s.fences) late |= !signaled(f.wait(kDeadline));
+  };
+  auto set = [&] { late |= !signaled(s.set.wait_all(kDeadline)); };
+  bench::paired_blocks(state, 64, separate, set);
+  if (late) state.SkipWithError("a wait on a signaled fence did not return signaled");
+}
+
+// wait_any on 64 pending fences (wrapped side) vs one fence (raw side), each woken by the same
+// partner thread advancing one timeline; only the wait is timed.
+void BM_Paired_WaitAny64(benchmark::State& state) {
+  SixtyFour s;
+  Timeline single = must_create();
+  std::atomic<bool> wake_single{false};
+  Waker waker([&](std::uint64_t round) {
+    if (wake_single.load(std::memory_order_acquire))
+      (void)single.advance(1);
+    else
+      (void)s.timelines[round % 64].advance(1);
+  });
+  bool late = false;
+  auto timed_wait = [&](auto&& wait) {
+    const auto t0 = std::chrono::steady_clock::now();
+    waker.wake();
+    late |= !signaled(wait());
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+  };
+  auto one = [&] {
+    Fence f = std::move(single.fence_at(single.value() + 1)).value();
+    wake_single.store(true, std::memory_order_release);
+    return timed_wait([&] { return f.wait(kDeadline); });
+  };
+  auto any = [&] {
+    FenceSet set;
+    for (auto& t : s.timelines) (void)set.add(std::move(t.fence_at(t.value() + 1)).value());
+    wake_single.store(false, std::memory_order_release);
+    return timed_wait([&] { return set.wait_any(kDeadline); });
+  };
+  bench::paired(state, one, any);
+  if (late) state.SkipWithError("a woken wait did not return signaled within 10 s");
+}
+
 }  // namespace
 
 BENCHMARK(BM_PingPong_RawSpin)->UseRealTime();
@@ -259,6 +440,10 @@ BENCHMARK(BM_Separate64_Wait_Signaled);
 BENCHMARK(BM_Set64_WaitAll_Signaled);
 BENCHMARK(BM_Single_Wait_Woken)->UseRealTime();
 BENCHMARK(BM_Set64_WaitAny_Woken)->UseRealTime();
+BENCHMARK(BM_Paired_RoundTrip)->UseRealTime();
+BENCHMARK(BM_Paired_PendingScaling)->Arg(1'000'000)->UseRealTime();
+BENCHMARK(BM_Paired_WaitAll64)->UseRealTime();
+BENCHMARK(BM_Paired_WaitAny64)->UseRealTime();
 
 int main(int argc, char** argv) {
   // --smoke: a ctest run that proves the benchmark works; its figures are not the report.
@@ -273,7 +458,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&n, command_line.args.data());
   syncbridge::bench::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  const int missed = reporter.print_ratios({
+  int missed = reporter.print_ratios({
       {"signal-to-wake round trip: fences vs raw atomic wait/notify", "BM_PingPong_Fence/real_time",
        "BM_PingPong_RawAtomic/real_time", 1.5},
       {"signal-to-wake round trip: fences vs raw spinning atomics", "BM_PingPong_Fence/real_time",
@@ -286,12 +471,19 @@ int main(int argc, char** argv) {
        0},
       {"woken wait: FenceSet::wait_any on 64 vs one fence", "BM_Set64_WaitAny_Woken/real_time",
        "BM_Single_Wait_Woken/real_time", 0},
-      // The physical floor (issue 12): the same figures against tighter goals.
-      {"round trip vs raw spinning ping-pong", "BM_PingPong_Fence/real_time", "BM_PingPong_RawSpin/real_time", 3.0},
-      {"wait_any on 64 vs one fence, woken", "BM_Set64_WaitAny_Woken/real_time", "BM_Single_Wait_Woken/real_time", 2.0},
-      {"wait_all on 64 signaled vs 64 waits", "BM_Set64_WaitAll_Signaled", "BM_Separate64_Wait_Signaled", 1.2},
+      // The physical floor (issue 12), measured separately: for reference; the goals are judged
+      // on the paired figures below.
+      {"round trip vs raw spinning ping-pong", "BM_PingPong_Fence/real_time", "BM_PingPong_RawSpin/real_time", 0},
+      {"wait_any on 64 vs one fence, woken", "BM_Set64_WaitAny_Woken/real_time", "BM_Single_Wait_Woken/real_time", 0},
+      {"wait_all on 64 signaled vs 64 waits", "BM_Set64_WaitAll_Signaled", "BM_Separate64_Wait_Signaled", 0},
       {"fence_at+advance+release: 1M vs 1k pending", "BM_FenceAdvanceRelease/1000000/real_time",
-       "BM_FenceAdvanceRelease/1000/real_time", 1.1},
+       "BM_FenceAdvanceRelease/1000/real_time", 0},
+  });
+  missed += reporter.print_paired({
+      {"round trip vs raw spinning ping-pong, same threads", "BM_Paired_RoundTrip/real_time", 3.0},
+      {"wait_any on 64 vs one fence, woken", "BM_Paired_WaitAny64/real_time", 2.0},
+      {"wait_all on 64 signaled vs 64 waits", "BM_Paired_WaitAll64/real_time", 1.2},
+      {"fence_at+advance+release: 1M vs 1k pending", "BM_Paired_PendingScaling/1000000/real_time", 1.1},
   });
   // Two spinning threads need two idle cores: on a loaded machine one is preempted while the
   // other spins, and the floor measures the scheduler instead (microseconds to milliseconds).
