@@ -225,26 +225,39 @@ WatcherStats WatcherCore::stats() const {
 // ---- WatcherCore: dispatching ----
 
 bool WatcherCore::handle(std::uint64_t id, std::uint32_t events) {
-  std::optional<WatchTarget> target = claim(id);
-  if (!target) return false;  // removed after epoll_wait returned
+  std::optional<Claimed> claimed = claim(id);
+  if (!claimed) return false;  // removed after epoll_wait returned
+  if (claimed->settled) {
+    complete(id, std::move(claimed->target), std::move(claimed->callback), Result<void>());
+    return true;
+  }
   // Outside the lock: remove() of this id now waits for us, so the fds stay ours.
-  std::optional<Result<void>> outcome = classify(*target, events);
+  std::optional<Result<void>> outcome = classify(claimed->target, events);
   if (!outcome) {
-    rearm(id, std::move(*target));
+    rearm(id, std::move(claimed->target));
     return false;
   }
-  finish(id, std::move(*target), *outcome);
+  finish(id, std::move(claimed->target), *outcome);
   return true;
 }
 
-std::optional<WatchTarget> WatcherCore::claim(std::uint64_t id) {
+std::optional<WatcherCore::Claimed> WatcherCore::claim(std::uint64_t id) {
   std::lock_guard lk(mu_);
   WatchSlot* s = table_.lookup(id);
   if (!s || s->state != SlotState::armed) return std::nullopt;
-  s->state = SlotState::firing;
   firing_ = id;
   firing_thread_ = std::this_thread::get_id();
-  return std::move(s->target);
+  if (s->kind == WatchKind::syncobj && !s->fallback) {
+    // The kernel wrote this eventfd when the point signaled: nothing to classify, so the slot
+    // is freed in this same critical section (the latency from the signal to the callback is
+    // the watcher's figure of merit).
+    Claimed done{std::move(s->target), std::move(s->callback), true};
+    table_.release(id, *s);
+    ++fired_;
+    return done;
+  }
+  s->state = SlotState::firing;
+  return Claimed{std::move(s->target), {}, false};
 }
 
 // How the watched object completed, from non-blocking calls only; std::nullopt for a spurious
@@ -300,6 +313,10 @@ void WatcherCore::finish(std::uint64_t id, WatchTarget target, const Result<void
     }
     ++fired_;
   }
+  complete(id, std::move(target), std::move(cb), outcome);
+}
+
+void WatcherCore::complete(std::uint64_t id, WatchTarget target, WatchCallback cb, const Result<void>& outcome) {
   // The callback first: the latency that matters. The fd stays ours meanwhile (its number
   // cannot be reused while open, and only this dispatcher runs), and level-triggered epoll
   // would report it again only in a later round, after the DEL below.

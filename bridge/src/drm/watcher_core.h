@@ -6,7 +6,8 @@
 // slot's generation. Each watch is a typed WatchTarget (what to poll and how to read the
 // outcome) plus its callback. A dispatcher handles one epoll event in steps: claim (armed ->
 // firing, under the lock), classify (outside it: one non-blocking status call), then either
-// rearm (a spurious wake-up) or finish (free the slot, run the callback, close the fds).
+// rearm (a spurious wake-up) or finish (free the slot, run the callback, close the fds). A
+// syncobj's own eventfd needs no classify: claim frees its slot at once.
 // Syncobj points without the kernel's eventfd go through the FallbackWaiter
 // (syncobj_fallback_waiter.h), which bumps the watch's eventfd itself.
 //
@@ -115,10 +116,19 @@ class WatcherCore {
 
   // One epoll event: claim, classify, then rearm or finish. True when a callback ran.
   bool handle(std::uint64_t id, std::uint32_t events);
-  std::optional<WatchTarget> claim(std::uint64_t id);
+  // What claim() took out of an armed slot. `settled`: the outcome is known without a look at
+  // the object (a syncobj's own eventfd), and the slot is already freed, its callback taken.
+  struct Claimed {
+    WatchTarget target;
+    WatchCallback callback;
+    bool settled = false;
+  };
+  std::optional<Claimed> claim(std::uint64_t id);
   static std::optional<Result<void>> classify(const WatchTarget& t, std::uint32_t events);
   void rearm(std::uint64_t id, WatchTarget target);
   void finish(std::uint64_t id, WatchTarget target, const Result<void>& outcome);
+  // After the slot was freed: runs the callback, then unregisters and closes the fds.
+  void complete(std::uint64_t id, WatchTarget target, WatchCallback cb, const Result<void>& outcome);
   void end_firing();
   std::size_t round(int timeout_ms, int* got = nullptr);
   void run();
