@@ -1,5 +1,6 @@
 #include "syncbridge/fence.h"
 
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -83,12 +84,27 @@ void add_callback_locked(FenceState& f, CallbackNode* node, Place place) noexcep
   }
 }
 
+// Whether this process may run on more than one CPU (its affinity mask when first asked; a
+// process confined later keeps spinning, bounded by the budget's decay).
+bool spinning_can_pay() noexcept {
+  static const bool more_than_one = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    return ::sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) > 1;
+  }();
+  return more_than_one;
+}
+
 // A signaler running on another core right now answers within a few hundred nanoseconds;
 // this many rounds cover that without reading the clock (~30 ns a read, twice per wait in the
 // adaptive spin that follows). Nothing is learned from a quick win: the budget is for waits
 // that take longer. On success `word` holds the status.
 constexpr unsigned kQuickSpinRounds = 32;
 bool quick_spin(const FenceState& f, std::uint32_t& word) noexcept {
+  if (!spinning_can_pay()) {
+    word = f.word.load(std::memory_order_acquire);
+    return (word & kStatusMask) != kPending;
+  }
   for (unsigned i = 0; i < kQuickSpinRounds; ++i) {
     SYNCBRIDGE_CPU_RELAX();
     if (value_reached(f)) {
@@ -253,10 +269,11 @@ Result<WaitStatus> Fence::wait_until(MonotonicTime deadline) const {
   // the pending set: the waiter leaves one cache-line transfer after the store, and does not
   // read the fence's line while the signaler writes it. The fence's own word is read too, as
   // close() completes fences without moving the value.
-  const std::int64_t budget = tl.spin_budget_ns.load(std::memory_order_relaxed);
+  // Alone on one CPU the signaler cannot run while we spin: sleep at once.
+  const std::int64_t budget = spinning_can_pay() ? tl.spin_budget_ns.load(std::memory_order_relaxed) : 0;
   const std::int64_t spin_start = monotonic_now_ns();
   const std::int64_t spin_end = std::min(spin_start + budget, deadline_ns);
-  for (unsigned i = 0;; ++i) {
+  for (unsigned i = 0; budget > 0; ++i) {
     // The word only every 8th round: it shares its line with what the signaler writes.
     if (value_reached(f))
       word = kSignaled;
@@ -277,10 +294,25 @@ Result<WaitStatus> Fence::wait_until(MonotonicTime deadline) const {
   if (budget > kMinSpinNs)
     tl.spin_budget_ns.store(std::max(budget - budget / 8, kMinSpinNs), std::memory_order_relaxed);
 
+  // A wait that ended asleep but sooner than sleeping is worth (kMaxSpinNs) teaches the budget
+  // too: without it, two threads that answer each other slowly because both sleep would never
+  // find out that spinning, on both sides, answers in a fraction of a microsecond.
+  auto learn_from_sleep = [&] {
+    if (budget == 0) return;  // one CPU: nothing to learn
+    const std::int64_t took = monotonic_now_ns() - spin_start;
+    if (took < kMaxSpinNs && 2 * took > tl.spin_budget_ns.load(std::memory_order_relaxed))
+      tl.spin_budget_ns.store(std::clamp(2 * took, kMinSpinNs, kMaxSpinNs), std::memory_order_relaxed);
+  };
   for (;;) {
     word = f.word.load(std::memory_order_acquire);
-    if ((word & kStatusMask) != kPending) return completed_result(f, word);
-    if (value_reached(f)) return WaitStatus::signaled;
+    if ((word & kStatusMask) != kPending) {
+      learn_from_sleep();
+      return completed_result(f, word);
+    }
+    if (value_reached(f)) {
+      learn_from_sleep();
+      return WaitStatus::signaled;
+    }
     if (!(word & kSleepers)) {
       if (!f.word.compare_exchange_weak(word, word | kSleepers, std::memory_order_acq_rel)) continue;
       word |= kSleepers;
