@@ -19,6 +19,15 @@ namespace {
 thread_local const char this_thread_marker = 0;
 }  // namespace
 
+bool spinning_can_pay() noexcept {
+  static const bool more_than_one = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    return ::sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) > 1;
+  }();
+  return more_than_one;
+}
+
 void fence_acquire(FenceState* fence) noexcept {
   const std::uint32_t old = fence->refs.fetch_add(1, std::memory_order_relaxed);
   if (old == 0) {
@@ -82,17 +91,6 @@ void add_callback_locked(FenceState& f, CallbackNode* node, Place place) noexcep
     f.callbacks->prev = node;
     if (place == Place::first) f.callbacks = node;
   }
-}
-
-// Whether this process may run on more than one CPU (its affinity mask when first asked; a
-// process confined later keeps spinning, bounded by the budget's decay).
-bool spinning_can_pay() noexcept {
-  static const bool more_than_one = [] {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    return ::sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) > 1;
-  }();
-  return more_than_one;
 }
 
 // A signaler running on another core right now answers within a few hundred nanoseconds;

@@ -156,10 +156,10 @@ Result<WaitAnyResult> FenceSet::wait_any(std::chrono::nanoseconds timeout) const
   // keeping the budget; a full scan whenever the epoch moves, and every 16 rounds in case a
   // bump raced past the read of `seen` (the sleep below is what is exact).
   TimelineState& tl = *FenceAccess::state(fences_[0])->timeline;
-  const std::int64_t budget = tl.spin_budget_ns.load(std::memory_order_relaxed);
+  const std::int64_t budget = spinning_can_pay() ? tl.spin_budget_ns.load(std::memory_order_relaxed) : 0;
   const std::int64_t spin_start = monotonic_now_ns();
   const std::int64_t spin_end = std::min(spin_start + budget, deadline_ns);
-  for (unsigned k = 0;; ++k) {
+  for (unsigned k = 0; budget > 0; ++k) {
     const std::uint32_t epoch = bucket.epoch.load(std::memory_order_acquire);
     if (epoch != seen || (k & 15) == 0) {
       seen = epoch;

@@ -32,6 +32,10 @@ namespace syncbridge::detail {
 // a single unlucky preemption does not throw away what the timeline learned.
 inline constexpr std::int64_t kMinSpinNs = 1'000;
 inline constexpr std::int64_t kMaxSpinNs = 50'000;
+// Whether this process may run on more than one CPU (its affinity mask when first asked). Alone
+// on one CPU the signaler cannot run while a waiter spins: waits sleep at once. A process
+// confined later keeps spinning, bounded by the budget's decay.
+bool spinning_can_pay() noexcept;
 
 // FenceState::word: low two bits are the status; kSleepers says a waiter may be in futex_wait
 // on the word; each bit from kAnyShift up says a FenceSet::wait_any of that bucket may be
