@@ -64,7 +64,8 @@ FenceState* find_or_insert(TimelineState& tl, std::uint64_t point, FenceState* f
   *link = fresh;
   while (fresh->parent && fresh->priority > fresh->parent->priority) rotate_up(tl, fresh);
   if (!tl.min || point < tl.min->point) tl.min = fresh;
-  tl.pending.fetch_add(1, std::memory_order_relaxed);
+  // Written under the lock only (read without it by pending_count()): no atomic add needed.
+  tl.pending.store(tl.pending.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return fresh;
 }
 
@@ -86,7 +87,7 @@ FenceState* pop_min(TimelineState& tl) noexcept {
     tl.min = p;
   }
   m->left = m->right = m->parent = nullptr;
-  tl.pending.fetch_sub(1, std::memory_order_relaxed);
+  tl.pending.store(tl.pending.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   return m;
 }
 
@@ -288,6 +289,9 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
     return Fence(fresh);
   }
   fresh->priority = mix_priority(position, tl.priority_seed);
+  // One for the pending set, one for the caller: stored before the insert, as nobody else can
+  // reach the fence before the lock is released.
+  fresh->refs.store(2, std::memory_order_relaxed);
   FenceState* found = find_or_insert(tl, position, fresh);
   if (found != fresh) {
     fence_acquire(found);  // safe: the pending set holds a reference
@@ -295,7 +299,6 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
     discard();
     return Fence(found);
   }
-  fence_acquire(fresh);  // one for the pending set, one for the caller
   return Fence(fresh);
 }
 
