@@ -278,47 +278,46 @@ class RoundTripRig {
   }
   bool failed() const { return gone_.load(std::memory_order_acquire); }
 
+  // Each returns ns per round trip over a block, or -1 when the partner stopped answering.
   double raw_block() {
-    begin(kRaw);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < kTripsPerBlock; ++i) {
+    return block(kRaw, [this] {
       const std::uint64_t trip = ++raw_sent_;
       raw_to_partner_.store(trip, std::memory_order_release);
       while (raw_to_main_.load(std::memory_order_acquire) != trip)
-        if (failed()) return -1;
-    }
-    return per_trip(t0);
+        if (failed()) return false;
+      return true;
+    });
   }
 
   // The same trip through std::atomic wait/notify (futex when the answer is late).
   double atomic_block() {
-    begin(kAtomic);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < kTripsPerBlock; ++i) {
+    return block(kAtomic, [this] {
       const std::uint32_t trip = ++atomic_sent_;
       atomic_to_partner_.store(trip, std::memory_order_release);
       atomic_to_partner_.notify_one();
       for (std::uint32_t got; (got = atomic_to_main_.load(std::memory_order_acquire)) != trip;) {
-        if (failed()) return -1;
+        if (failed()) return false;
         atomic_to_main_.wait(got);  // the partner answers every trip: it cannot be missed
       }
-    }
-    return per_trip(t0);
+      return true;
+    });
   }
 
   double fence_block() {
-    begin(kFence);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < kTripsPerBlock; ++i) {
+    return block(kFence, [this] {
       auto back = to_main_.fence_at(++fence_sent_);
-      if (!back.ok() || !to_partner_.advance(1).ok() || !signaled(back->wait(kDeadline))) return -1;
-    }
-    return per_trip(t0);
+      return back.ok() && to_partner_.advance(1).ok() && signaled(back->wait(kDeadline));
+    });
   }
 
  private:
   enum : std::uint32_t { kIdle, kRaw, kFence, kAtomic, kStop = 0xffffffff };
-  static double per_trip(std::chrono::steady_clock::time_point t0) {
+  template <class Trip>
+  double block(std::uint32_t mode, Trip trip) {
+    begin(mode);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kTripsPerBlock; ++i)
+      if (!trip()) return -1;
     return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kTripsPerBlock;
   }
   // The partner is told the protocol before the block's clock starts, and acknowledges it. A
