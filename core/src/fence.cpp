@@ -236,31 +236,16 @@ std::optional<MonotonicTime> Fence::timestamp() const noexcept {
   return to_time_point(state_->timestamp_ns);
 }
 
-Result<WaitStatus> Fence::wait(std::chrono::nanoseconds timeout) const {
-  if (!state_) return empty_fence_error("wait");
-  if (timeout.count() < 0)
-    return Error(Errc::invalid_argument, EINVAL, "negative wait timeout " + std::to_string(timeout.count()) + " ns");
-  std::uint32_t word = state_->word.load(std::memory_order_acquire);
-  if ((word & kStatusMask) != kPending) return completed_result(*state_, word);
-  if (value_reached(*state_)) return WaitStatus::signaled;
-  if (timeout.count() == 0) return WaitStatus::timed_out;
-  // Before the clock is read for the deadline: it starts a little later, which a timeout
-  // (a lower bound) allows.
-  if (quick_spin(*state_, word)) return completed_result(*state_, word);
-  const std::int64_t deadline = deadline_after(timeout);
-  return wait_until(deadline == kNoDeadline ? MonotonicTime::max() : to_time_point(deadline));
-}
-
-Result<WaitStatus> Fence::wait_until(MonotonicTime deadline) const {
-  if (!state_) return empty_fence_error("wait_until");
-  FenceState& f = *state_;
+namespace {
+// A pending fence's wait, after the caller's own checks: a quick spin, the adaptive spin, then
+// the futex. `deadline()` gives the absolute deadline (or kNoDeadline); it is asked only after
+// the quick spin, so that a wait answered within it reads no clock.
+template <class Deadline>
+Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
   TimelineState& tl = *f.timeline;
-  const std::int64_t deadline_ns = deadline == MonotonicTime::max() ? kNoDeadline : to_ns(deadline);
-
-  std::uint32_t word = f.word.load(std::memory_order_acquire);
-  if ((word & kStatusMask) != kPending) return completed_result(f, word);
-  if (value_reached(f)) return WaitStatus::signaled;
+  std::uint32_t word = 0;
   if (quick_spin(f, word)) return completed_result(f, word);
+  const std::int64_t deadline_ns = deadline();
 
   // Adaptive spin: cheap when the signaler is running on another core right now. It watches
   // the timeline's value, which the signaler stores first, before it takes the fence out of
@@ -318,6 +303,28 @@ Result<WaitStatus> Fence::wait_until(MonotonicTime deadline) const {
     if (deadline_ns != kNoDeadline && monotonic_now_ns() >= deadline_ns) return WaitStatus::timed_out;
     futex_wait(&f.word, word, deadline_ns);  // EINTR, EAGAIN and ETIMEDOUT all loop back
   }
+}
+}  // namespace
+
+Result<WaitStatus> Fence::wait(std::chrono::nanoseconds timeout) const {
+  if (!state_) return empty_fence_error("wait");
+  if (timeout.count() < 0)
+    return Error(Errc::invalid_argument, EINVAL, "negative wait timeout " + std::to_string(timeout.count()) + " ns");
+  const std::uint32_t word = state_->word.load(std::memory_order_acquire);
+  if ((word & kStatusMask) != kPending) return completed_result(*state_, word);
+  if (value_reached(*state_)) return WaitStatus::signaled;
+  if (timeout.count() == 0) return WaitStatus::timed_out;
+  // The clock is read for the deadline only after wait_pending's quick spin found nothing:
+  // the deadline starts a little later, which a timeout (a lower bound) allows.
+  return wait_pending(*state_, [timeout] { return deadline_after(timeout); });
+}
+
+Result<WaitStatus> Fence::wait_until(MonotonicTime deadline) const {
+  if (!state_) return empty_fence_error("wait_until");
+  const std::uint32_t word = state_->word.load(std::memory_order_acquire);
+  if ((word & kStatusMask) != kPending) return completed_result(*state_, word);
+  if (value_reached(*state_)) return WaitStatus::signaled;
+  return wait_pending(*state_, [deadline] { return deadline == MonotonicTime::max() ? kNoDeadline : to_ns(deadline); });
 }
 
 Result<CallbackRegistration> Fence::on_complete(Callback callback) const {

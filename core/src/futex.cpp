@@ -29,10 +29,6 @@ void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept {
           0);
 }
 
-}  // namespace syncbridge::detail
-
-namespace syncbridge::detail {
-
 namespace {
 void futex_wake_one(std::atomic<std::uint32_t>* word) noexcept {
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr, nullptr, 0);
@@ -41,8 +37,10 @@ void futex_wake_one(std::atomic<std::uint32_t>* word) noexcept {
 
 void TimelineLock::lock_contended() noexcept {
   // ~1-2 us of spinning covers a critical section whose holder is running; past that the
-  // holder was most likely preempted, and sleeping frees the core for it.
-  for (int i = 0; i < 256; ++i) {
+  // holder was most likely preempted, and sleeping frees the core for it. On one CPU the
+  // holder cannot run while we spin.
+  const int rounds = spinning_can_pay() ? 256 : 0;
+  for (int i = 0; i < rounds; ++i) {
     SYNCBRIDGE_CPU_RELAX();
     std::uint32_t expected = 0;
     if (state_.load(std::memory_order_relaxed) == 0 &&
