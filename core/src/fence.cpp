@@ -256,6 +256,13 @@ Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
   const std::int64_t budget = spinning_can_pay() ? tl.spin_budget_ns.load(std::memory_order_relaxed) : 0;
   const std::int64_t spin_start = monotonic_now_ns();
   const std::int64_t spin_end = std::min(spin_start + budget, deadline_ns);
+  // What a wait that ended after `took` ns teaches: spin twice that long next time. Stored only
+  // when it raises the budget: the signaler reads this cache line on every batch.
+  auto learn = [&tl](std::int64_t took) {
+    const std::int64_t learned = std::clamp(2 * took, kMinSpinNs, kMaxSpinNs);
+    if (learned > tl.spin_budget_ns.load(std::memory_order_relaxed))
+      tl.spin_budget_ns.store(learned, std::memory_order_relaxed);
+  };
   for (unsigned i = 0; budget > 0; ++i) {
     // The word only every 8th round: it shares its line with what the signaler writes.
     if (value_reached(f))
@@ -263,12 +270,7 @@ Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
     else
       word = (i & 7) == 7 ? f.word.load(std::memory_order_acquire) : kPending;
     if ((word & kStatusMask) != kPending) {
-      if (i >= 16) {
-        const std::int64_t took = monotonic_now_ns() - spin_start;
-        const std::int64_t learned = std::clamp(std::max(budget, 2 * took), kMinSpinNs, kMaxSpinNs);
-        // Stored only when it changes: the signaler reads this cache line on every batch.
-        if (learned != budget) tl.spin_budget_ns.store(learned, std::memory_order_relaxed);
-      }
+      if (i >= 16) learn(monotonic_now_ns() - spin_start);
       return completed_result(f, word);
     }
     SYNCBRIDGE_CPU_RELAX();
@@ -282,9 +284,7 @@ Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
   // find out that spinning, on both sides, answers in a fraction of a microsecond.
   auto learn_from_sleep = [&] {
     if (budget == 0) return;  // one CPU: nothing to learn
-    const std::int64_t took = monotonic_now_ns() - spin_start;
-    if (took < kMaxSpinNs && 2 * took > tl.spin_budget_ns.load(std::memory_order_relaxed))
-      tl.spin_budget_ns.store(std::clamp(2 * took, kMinSpinNs, kMaxSpinNs), std::memory_order_relaxed);
+    if (const std::int64_t took = monotonic_now_ns() - spin_start; took < kMaxSpinNs) learn(took);
   };
   for (;;) {
     word = f.word.load(std::memory_order_acquire);
