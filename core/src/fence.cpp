@@ -74,8 +74,21 @@ Error empty_fence_error(const char* what) {
 
 enum class Place { first, last };
 
-// Under the timeline lock, on a pending fence: queues `node` on its callback list, with a new
-// fence reference for the node.
+// Under the timeline lock, on a fence whose word says pending: whether it is still pending and
+// will stay so until a settle under this lock publishes it. A fence with callbacks counts in
+// the timeline's `attention` (raised here first, seq_cst, before the value is read), so the
+// producer that reaches it settles at once and runs them.
+bool hold_pending_locked(FenceState& f) noexcept {
+  if (f.callbacks) return !value_reached(f, std::memory_order_seq_cst);  // counted already
+  TimelineState& tl = *f.timeline;
+  tl.attention.fetch_add(1, std::memory_order_seq_cst);
+  if (!value_reached(f, std::memory_order_seq_cst)) return true;
+  tl.attention.fetch_sub(1, std::memory_order_relaxed);
+  return false;
+}
+
+// Under the timeline lock, after hold_pending_locked said yes: queues `node` on the fence's
+// callback list, with a new fence reference for the node.
 void add_callback_locked(FenceState& f, CallbackNode* node, Place place) noexcept {
   fence_acquire(&f);
   node->fence = &f;
@@ -153,6 +166,7 @@ bool CallbackRegistration::cancel() noexcept {
       node->in_list = false;
       if (node->next == node) {
         f->callbacks = nullptr;
+        f->timeline->attention.fetch_sub(1, std::memory_order_relaxed);  // its last callback
       } else {
         node->prev->next = node->next;
         node->next->prev = node->prev;
@@ -224,14 +238,12 @@ std::optional<MonotonicTime> Fence::timestamp() const noexcept {
   if (!state_) return std::nullopt;
   if ((state_->word.load(std::memory_order_acquire) & kStatusMask) == kPending) {
     if (!value_reached(*state_)) return std::nullopt;
-    // Signaled (status() said so already) by a batch that has yet to publish the word, with
-    // the timestamp before it: a few stores away, under the timeline lock.
-    for (unsigned i = 0; (state_->word.load(std::memory_order_acquire) & kStatusMask) == kPending; ++i) {
-      if (i < 64)
-        SYNCBRIDGE_CPU_RELAX();
-      else
-        std::this_thread::yield();
-    }
+    // Signaled (status() said so already), but no settle has published it yet: its time is
+    // that of the advance that reached it, which the timeline's records still hold.
+    TimelineState& tl = *state_->timeline;
+    std::lock_guard guard(tl.lock);
+    if ((state_->word.load(std::memory_order_relaxed) & kStatusMask) == kPending)
+      return to_time_point(reached_time_locked(tl, state_->point));
   }
   return to_time_point(state_->timestamp_ns);
 }
@@ -286,13 +298,22 @@ Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
     if (budget == 0) return;  // one CPU: nothing to learn
     if (const std::int64_t took = monotonic_now_ns() - spin_start; took < kMaxSpinNs) learn(took);
   };
+  // Asleep, the waiter needs the word published by the producer's own settle: it counts in
+  // the timeline's `attention` (seq_cst, before it reads the value again) while it sleeps.
+  struct Attention {
+    explicit Attention(TimelineState& t) noexcept : tl(t) { tl.attention.fetch_add(1, std::memory_order_seq_cst); }
+    Attention(const Attention&) = delete;
+    Attention& operator=(const Attention&) = delete;
+    ~Attention() { tl.attention.fetch_sub(1, std::memory_order_release); }
+    TimelineState& tl;
+  } attention(tl);
   for (;;) {
-    word = f.word.load(std::memory_order_acquire);
+    word = f.word.load(std::memory_order_seq_cst);
     if ((word & kStatusMask) != kPending) {
       learn_from_sleep();
       return completed_result(f, word);
     }
-    if (value_reached(f)) {
+    if (value_reached(f, std::memory_order_seq_cst)) {
       learn_from_sleep();
       return WaitStatus::signaled;
     }
@@ -334,8 +355,8 @@ Result<CallbackRegistration> Fence::on_complete(Callback callback) const {
   auto node = std::make_unique<CallbackNode>();
   {
     std::lock_guard guard(f.timeline->lock);
-    // Decided under the lock: a completion batch flips the word under this lock too.
-    if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending) {
+    // Decided under the lock: a settle publishes the word under this lock too.
+    if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending && hold_pending_locked(f)) {
       node->fn = std::move(callback);
       CallbackNode* raw = node.release();
       add_callback_locked(f, raw, Place::last);
@@ -352,7 +373,7 @@ Result<void> Fence::set_deadline(MonotonicTime deadline) const {
   TimelineState& tl = *f.timeline;
   const std::int64_t ns = to_ns(deadline);
   std::lock_guard guard(tl.lock);
-  if ((f.word.load(std::memory_order_relaxed) & kStatusMask) != kPending) return {};
+  if ((f.word.load(std::memory_order_relaxed) & kStatusMask) != kPending || value_reached(f)) return {};
   if (ns < f.deadline_ns) f.deadline_ns = ns;
   if (ns < tl.earliest_deadline_ns) tl.earliest_deadline_ns = ns;
   return {};
@@ -393,9 +414,10 @@ Result<UniqueFd> Fence::pollable_fd() const {
   int shared = -1;
   {
     std::lock_guard guard(f.timeline->lock);
-    // Decided under the lock, as the completion batch flips the word under it: the eventfd of
-    // a fence still pending here is written by that batch's callback, once.
-    if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending) {
+    // Decided under the lock, as a settle publishes the word under it: the eventfd of a fence
+    // still pending here is written by the callback that settle runs, once.
+    // A reached fence whose settle has yet to run that callback gets a fresh readable fd.
+    if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending && hold_pending_locked(f)) {
       if (f.pollable_fd < 0) {
         auto writer = std::make_unique<CallbackNode>();
         const int efd = ::eventfd(0, kPollableFlags);

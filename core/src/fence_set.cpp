@@ -32,8 +32,12 @@ unsigned this_thread_bucket() noexcept {
   return mine;
 }
 
+// The status of a member: its word, or signaled when the value reached it first (a fast
+// advance leaves the word to the next settle).
 std::uint32_t status_bits(const Fence& f, std::memory_order order) noexcept {
-  return FenceAccess::state(f)->word.load(order) & kStatusMask;
+  const FenceState& state = *FenceAccess::state(f);
+  const std::uint32_t status = state.word.load(order) & kStatusMask;
+  return status == kPending && value_reached(state, order) ? kSignaled : status;
 }
 
 std::size_t first_completed(std::span<const Fence> fences, std::memory_order order) noexcept {
@@ -41,6 +45,23 @@ std::size_t first_completed(std::span<const Fence> fences, std::memory_order ord
     if (status_bits(fences[i], order) != kPending) return i;
   return kNone;
 }
+
+// While asleep, a waiter counts in the `attention` of every member's timeline (one member per
+// timeline in a set), so that their producers settle, publish and wake at once.
+class AttentionOfAll {
+ public:
+  explicit AttentionOfAll(std::span<const Fence> fences) noexcept : fences_(fences) {
+    for (const Fence& f : fences_) FenceAccess::state(f)->timeline->attention.fetch_add(1, std::memory_order_seq_cst);
+  }
+  AttentionOfAll(const AttentionOfAll&) = delete;
+  AttentionOfAll& operator=(const AttentionOfAll&) = delete;
+  ~AttentionOfAll() {
+    for (const Fence& f : fences_) FenceAccess::state(f)->timeline->attention.fetch_sub(1, std::memory_order_release);
+  }
+
+ private:
+  std::span<const Fence> fences_;
+};
 
 bool by_timeline(const Fence& a, const Fence& b) { return a.timeline_id() < b.timeline_id(); }
 
@@ -136,13 +157,34 @@ Result<WaitAnyResult> FenceSet::wait_any(std::chrono::nanoseconds timeout) const
   if (timeout.count() == 0) return WaitAnyResult{WaitStatus::timed_out, 0};
   const std::int64_t deadline_ns = deadline_after(timeout);
 
+  // Adaptive spin, as Fence::wait, with the first member's timeline keeping the budget: each
+  // round scans every member's word and value (a fast advance only stores its value).
+  TimelineState& tl = *FenceAccess::state(fences_[0])->timeline;
+  const std::int64_t budget = spinning_can_pay() ? tl.spin_budget_ns.load(std::memory_order_relaxed) : 0;
+  const std::int64_t spin_start = monotonic_now_ns();
+  const std::int64_t spin_end = std::min(spin_start + budget, deadline_ns);
+  for (unsigned k = 0; budget > 0; ++k) {
+    done = first_completed(fences_, std::memory_order_acquire);
+    if (done != kNone) {
+      if (k >= 16) {
+        const std::int64_t took = monotonic_now_ns() - spin_start;
+        const std::int64_t learned = std::clamp(std::max(budget, 2 * took), kMinSpinNs, kMaxSpinNs);
+        if (learned != budget) tl.spin_budget_ns.store(learned, std::memory_order_relaxed);
+      }
+      return WaitAnyResult{WaitStatus::signaled, done};
+    }
+    SYNCBRIDGE_CPU_RELAX();
+    if ((k & 15) == 15 && monotonic_now_ns() >= spin_end) break;
+  }
+  if (budget > kMinSpinNs)
+    tl.spin_budget_ns.store(std::max(budget - budget / 8, kMinSpinNs), std::memory_order_relaxed);
+
   // Nothing is registered per member: this thread's bucket bit goes into every member's word
   // (one CAS each, no lock, no allocation), and the completion of any of them bumps the
   // bucket's epoch. A member that completes first is found by the CAS or the scans below.
   const unsigned b = this_thread_bucket();
   AnyBucket& bucket = any_buckets[b];
   const std::uint32_t mask = 1u << (kAnyShift + b);
-  std::uint32_t seen = bucket.epoch.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < fences_.size(); ++i) {
     std::atomic<std::uint32_t>& word = FenceAccess::state(fences_[i])->word;
     std::uint32_t w = word.load(std::memory_order_acquire);
@@ -152,35 +194,9 @@ Result<WaitAnyResult> FenceSet::wait_any(std::chrono::nanoseconds timeout) const
     if ((w & kStatusMask) != kPending) return WaitAnyResult{WaitStatus::signaled, i};
   }
 
-  // Adaptive spin, as Fence::wait, on the bucket's epoch, with the first member's timeline
-  // keeping the budget; a full scan whenever the epoch moves, and every 16 rounds in case a
-  // bump raced past the read of `seen` (the sleep below is what is exact).
-  TimelineState& tl = *FenceAccess::state(fences_[0])->timeline;
-  const std::int64_t budget = spinning_can_pay() ? tl.spin_budget_ns.load(std::memory_order_relaxed) : 0;
-  const std::int64_t spin_start = monotonic_now_ns();
-  const std::int64_t spin_end = std::min(spin_start + budget, deadline_ns);
-  for (unsigned k = 0; budget > 0; ++k) {
-    const std::uint32_t epoch = bucket.epoch.load(std::memory_order_acquire);
-    if (epoch != seen || (k & 15) == 0) {
-      seen = epoch;
-      done = first_completed(fences_, std::memory_order_acquire);
-      if (done != kNone) {
-        if (k >= 16) {
-          const std::int64_t took = monotonic_now_ns() - spin_start;
-          const std::int64_t learned = std::clamp(std::max(budget, 2 * took), kMinSpinNs, kMaxSpinNs);
-          if (learned != budget) tl.spin_budget_ns.store(learned, std::memory_order_relaxed);
-        }
-        return WaitAnyResult{WaitStatus::signaled, done};
-      }
-    }
-    SYNCBRIDGE_CPU_RELAX();
-    if ((k & 15) == 15 && monotonic_now_ns() >= spin_end) break;
-  }
-  if (budget > kMinSpinNs)
-    tl.spin_budget_ns.store(std::max(budget - budget / 8, kMinSpinNs), std::memory_order_relaxed);
-
   // Sleep (the protocol is in state.h, AnyBucket): count in, read the epoch, re-read every
   // member, all seq_cst, then sleep on the epoch read.
+  const AttentionOfAll attention(fences_);
   for (;;) {
     bucket.sleepers.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t epoch = bucket.epoch.load(std::memory_order_seq_cst);

@@ -1,9 +1,18 @@
 // Internal: the shared state behind Timeline and Fence handles. Not installed.
 //
-// Locking: one lock per timeline (TimelineState::lock) guards the pending treap, every
-// pending fence's callback list and deadline, and the timeline's deadline summary. A fence's
-// status word is atomic and is written under that lock, so "is it still pending?" decided
-// under the lock is final; readers and waiters use it without the lock.
+// Two locks per timeline, taken in this order when both are needed:
+//   - `producer` serialises the writers of the value (advance, signal_to, close). A producer
+//     alone on its timeline keeps its cache line.
+//   - `lock` guards the pending treap, every pending fence's callback list and deadline, the
+//     deadline summary and the consumed end of the advance records. Consumers (fence_at, waits
+//     that go to sleep, callback registration) take it; a producer takes it only when someone
+//     needs more than the value (see `attention`) or every kSettleEvery advances.
+// A pending fence is signaled the moment the value reaches its point: its status word is
+// published later, by whoever next settles the treap under `lock` (the next fence_at, or the
+// producer itself), with the time of the advance that reached it (from `records`). Until then
+// readers derive "signaled" from the value, and nobody who could observe the word is waiting
+// on it: a sleeper or a callback raises `attention` before it looks at the value, so the
+// producer that publishes the value sees it and settles at once (both seq_cst).
 #pragma once
 
 #include "syncbridge/detail/monotonic_clock.h"
@@ -98,33 +107,59 @@ void wake_any_waiters(std::uint32_t word) noexcept;
 void fence_acquire(FenceState* fence) noexcept;  // aborts on a 0 -> 1 transition
 void fence_release(FenceState* fence) noexcept;
 
+// One advance: the value it stored and when (CLOCK_MONOTONIC). A fence reached by a fast
+// advance takes its timestamp from the first record at or past its point.
+struct AdvanceRecord {
+  std::atomic<std::uint64_t> value{0};
+  std::atomic<std::int64_t> time_ns{0};
+};
+// Ring of records not yet consumed by a settle. A producer settles itself after kSettleEvery
+// fast advances, so at most that many are unconsumed and a slot is never rewritten while a
+// settle may read it.
+inline constexpr std::uint64_t kRecordSlots = 32;
+inline constexpr unsigned kSettleEvery = kRecordSlots / 2;
+
 struct TimelineState {
-  // What the lock guards, and what the signaler touches under it.
+  // What consumers touch under `lock` (and the fences they create and free).
   std::atomic<std::uint32_t> refs{1};
   TimelineLock lock;
-  std::atomic<bool> closed{false};
   FenceState* root = nullptr;
   FenceState* min = nullptr;
   std::atomic<std::size_t> pending{0};
   std::int64_t earliest_deadline_ns = kNoDeadline;
   bool deadline_summary_stale = false;
   std::atomic<int> event_fd{-1};
-  // Unwrapped; written under the lock (one release store, first thing in a signal batch), read
-  // anywhere. A fence whose point it reached is signaled, or about to be within the batch that
-  // stored it (only close() errors fences, and nothing moves the value after close), so a
-  // spinning waiter may return on it before the batch reaches the fence's own word. Alone on
-  // its cache line with what never changes, so that spinning waiters do not steal the lock's.
-  alignas(64) std::atomic<std::uint64_t> value{0};
+  // Read by both sides, written once: a line of its own, so that it stays in both caches.
+  alignas(64) std::atomic<bool> closed{false};  // written under both locks
   bool wrap32 = false;
-  std::string name;
   std::uint64_t priority_seed = 0;
+  std::string name;
+  // What producers touch under `producer`. Records up to `consumed_seq` are consumed: a
+  // producer's own settle consumes all of them (a consumer's needs none consumed).
+  alignas(64) TimelineLock producer;
+  unsigned fast_since_settle = 0;
+  std::uint64_t consumed_seq = 0;
+  std::atomic<std::uint64_t> record_seq{0};  // the newest record; release-stored after it
+  AdvanceRecord records[kRecordSlots];
+  // Unwrapped; stored (seq_cst) under `producer` after its record. Waiters spin on it; a
+  // fence whose point it reached is signaled (nothing moves it after close, which errors only
+  // fences it did not reach). `attention` counts what needs the producer to settle under
+  // `lock` right after the store: sleeping waiters, fences with callbacks, a timeline eventfd.
+  alignas(64) std::atomic<std::uint64_t> value{0};
+  std::atomic<std::uint32_t> attention{0};
   // Written by waiters (rarely: only when it changes).
   alignas(64) std::atomic<std::int64_t> spin_budget_ns{4000};
   ~TimelineState();
 };
 
-// Has the timeline's value reached the pending fence `f`'s point? Then `f` is signaled, or
-// will be by the batch now holding the lock.
+// Under `lock`, for a pending fence at `point` that the value has reached but no settle has
+// completed yet: the time of the advance that reached it.
+std::int64_t reached_time_locked(const TimelineState& tl, std::uint64_t point) noexcept;
+// Takes `lock`, completes what the value reached (no callbacks run), and finishes that batch.
+void settle_quietly(TimelineState& tl) noexcept;
+
+// Has the timeline's value reached the pending fence `f`'s point? Then `f` is signaled, though
+// its word may not say so yet.
 inline bool value_reached(const FenceState& f, std::memory_order order = std::memory_order_acquire) noexcept;
 
 void timeline_acquire(TimelineState* timeline) noexcept;

@@ -103,37 +103,77 @@ FenceState* successor(FenceState* n) noexcept {
 
 struct CompletedBatch {
   FenceState* head = nullptr;  // chained through `parent`, in point order
+  FenceState* tail = nullptr;
 };
 
-// Under the lock: removes every pending fence with point <= target, publishes its status and
-// moves it (with its callback list) onto the batch. Every write to a fence comes before its
-// status is published (a spinning waiter reads that cache line): the batch link to the next
-// fence is why a fence is published one iteration late.
-void complete_reached(TimelineState& tl, std::uint64_t target, std::uint32_t status, std::int32_t error,
-                      CompletedBatch& batch) noexcept {
-  if (!tl.min || tl.min->point > target) return;
-  const std::int64_t now = monotonic_now_ns();
-  FenceState* prev = nullptr;
-  while (tl.min && tl.min->point <= target) {
-    FenceState* f = pop_min(tl);
-    f->timestamp_ns = now;
-    f->error = error;
-    if (f->deadline_ns <= tl.earliest_deadline_ns) tl.deadline_summary_stale = true;
+// Under the lock: takes the minimum out of the treap onto the batch with its timestamp and
+// error (0: signaled). Its status is published later, by publish(), once every write to it is
+// done: a spinning waiter may be reading that cache line.
+void take_min(TimelineState& tl, std::int64_t timestamp_ns, std::int32_t error, CompletedBatch& batch) noexcept {
+  FenceState* f = pop_min(tl);
+  f->timestamp_ns = timestamp_ns;
+  f->error = error;
+  if (f->deadline_ns <= tl.earliest_deadline_ns) tl.deadline_summary_stale = true;
+  if (f->callbacks) {
     for (CallbackNode* n = f->callbacks; n;) {
       n->in_list = false;
       n = n->next == f->callbacks ? nullptr : n->next;
     }
-    if (prev) {
-      prev->parent = f;
-      prev->word.fetch_or(status, std::memory_order_seq_cst);
-    } else {
-      batch.head = f;
-    }
-    prev = f;
+    tl.attention.fetch_sub(1, std::memory_order_relaxed);  // the fence's callbacks leave with it
   }
-  // seq_cst: pairs with a FenceSet::wait_any waiter's re-check (see AnyBucket).
-  prev->word.fetch_or(status, std::memory_order_seq_cst);
+  if (batch.tail)
+    batch.tail->parent = f;
+  else
+    batch.head = f;
+  batch.tail = f;
 }
+
+void publish(FenceState* from) noexcept {
+  // seq_cst: pairs with a FenceSet::wait_any waiter's re-check (see AnyBucket).
+  for (FenceState* f = from; f; f = f->parent)
+    f->word.fetch_or(f->error ? kErrored : kSignaled, std::memory_order_seq_cst);
+}
+
+// Under the lock: completes every pending fence the value has reached, each with the time of
+// the advance that reached it. A consumer settling on its way (`quiet`) stops at the first
+// fence with callbacks: those are the producer's to run, and it settles itself when it stores
+// the value, as they count in `attention`.
+void settle(TimelineState& tl, CompletedBatch& batch, bool quiet) noexcept {
+  const std::uint64_t value = tl.value.load(std::memory_order_acquire);
+  FenceState* first = nullptr;
+  // Read only when a timestamp is needed: they sit on the producer's cache line.
+  std::uint64_t seq = 0, newest = 0;
+  while (tl.min && tl.min->point <= value) {
+    FenceState* f = tl.min;
+    if (quiet && f->callbacks) break;
+    std::int64_t when = 0;
+    // Held by the treap alone, the fence dies unread: nobody can get a new reference to a
+    // reached point (fence_at hands out a fresh fence there), so it needs no timestamp.
+    if (f->refs.load(std::memory_order_relaxed) != 1) {
+      if (newest == 0) {
+        newest = tl.record_seq.load(std::memory_order_acquire);
+        seq = tl.consumed_seq + 1;
+      }
+      // The value was stored after its record, so a record at or past the point exists.
+      while (seq < newest && tl.records[seq % kRecordSlots].value.load(std::memory_order_relaxed) < f->point) ++seq;
+      when = tl.records[seq % kRecordSlots].time_ns.load(std::memory_order_relaxed);
+    }
+    take_min(tl, when, 0, batch);
+    if (!first) first = f;
+  }
+  publish(first);
+}
+
+}  // namespace
+
+std::int64_t reached_time_locked(const TimelineState& tl, std::uint64_t point) noexcept {
+  const std::uint64_t newest = tl.record_seq.load(std::memory_order_acquire);
+  std::uint64_t seq = tl.consumed_seq + 1;
+  while (seq < newest && tl.records[seq % kRecordSlots].value.load(std::memory_order_relaxed) < point) ++seq;
+  return tl.records[seq % kRecordSlots].time_ns.load(std::memory_order_relaxed);
+}
+
+namespace {
 
 // Outside every lock: wake sleepers, notify the timeline's eventfd, run callbacks in point
 // order, then drop the references the pending set held. `tl` stays alive through the batch's
@@ -194,6 +234,26 @@ void timeline_acquire(TimelineState* timeline) noexcept {
 
 void timeline_release(TimelineState* timeline) noexcept {
   if (timeline->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete timeline;
+}
+
+namespace {
+// A consumer's settle on its way: the batch is finished (sleepers woken, the treap's references
+// dropped) after the lock is released, as this is declared before the lock's guard.
+struct QuietSettle {
+  explicit QuietSettle(TimelineState& timeline) noexcept : tl(timeline) {}
+  QuietSettle(const QuietSettle&) = delete;
+  QuietSettle& operator=(const QuietSettle&) = delete;
+  ~QuietSettle() { finish_batch(tl, batch, false); }
+  void run() noexcept { settle(tl, batch, true); }  // under the lock
+  TimelineState& tl;
+  CompletedBatch batch;
+};
+}  // namespace
+
+void settle_quietly(TimelineState& tl) noexcept {
+  QuietSettle settled(tl);
+  std::lock_guard guard(tl.lock);
+  settled.run();
 }
 
 }  // namespace detail
@@ -274,12 +334,16 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
     fresh->word.store(kSignaled, std::memory_order_release);
     return Fence(fresh);
   }
+  // Fences the value reached since the last settle leave the treap here, on the consumer's
+  // side, where their cache lines are: the producer stored the value and nothing else.
+  QuietSettle settled(tl);
   std::unique_lock guard(tl.lock);
   if (tl.closed.load(std::memory_order_relaxed)) {
     guard.unlock();
     discard();
     return closed_error(tl);
   }
+  settled.run();
   const bool reached = place(tl.value.load(std::memory_order_relaxed), position);
   fresh->point = position;
   if (reached) {
@@ -302,30 +366,46 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
   return Fence(fresh);
 }
 
-// Moves the timeline forward by the step that `step_for(value)` picks under the lock (so that
-// no concurrent advance can slip between the check and the signal), then finishes the batch
-// outside the lock. A callback may destroy the handle: the batch's fences keep the state alive
-// until finish_batch releases the last of them, and nothing here touches it after that.
+// Moves the timeline forward by the step that `step_for(value)` picks under the producer lock
+// (so that no concurrent advance can slip between the check and the store). The fast path is
+// a record and one store: the treap is settled here only when something needs it at once
+// (`attention`: sleepers, callbacks, an eventfd) or every kSettleEvery advances, which keeps
+// the records' ring from wrapping onto unconsumed ones. Otherwise the next consumer settles.
+// A callback may destroy the handle: the batch's fences keep the state alive until
+// finish_batch releases the last of them, and nothing here touches it after that.
 template <class StepFor>
 Result<void> move_forward(TimelineState* state, StepFor step_for) {
   TimelineState& tl = *state;
   CompletedBatch batch;
-  bool moved = false;
+  bool settled = false;
   Result<void> outcome;
   {
-    std::lock_guard guard(tl.lock);
+    std::lock_guard producer(tl.producer);
     const std::uint64_t value = tl.value.load(std::memory_order_relaxed);
     Result<std::uint64_t> step =
         tl.closed.load(std::memory_order_relaxed) ? Result<std::uint64_t>(closed_error(tl)) : step_for(value);
     if (!step.ok()) {
       outcome = std::move(step).error();
     } else if (*step != 0) {
-      tl.value.store(value + *step, std::memory_order_release);
-      complete_reached(tl, value + *step, kSignaled, 0, batch);
-      moved = true;
+      const std::uint64_t target = value + *step;
+      const std::uint64_t seq = tl.record_seq.load(std::memory_order_relaxed) + 1;
+      AdvanceRecord& record = tl.records[seq % kRecordSlots];
+      record.value.store(target, std::memory_order_relaxed);
+      record.time_ns.store(monotonic_now_ns(), std::memory_order_relaxed);
+      tl.record_seq.store(seq, std::memory_order_release);
+      // seq_cst store, then seq_cst load: whoever raised `attention` before this load is seen
+      // here, and whoever raises it after sees the value (it reads the value after raising).
+      tl.value.store(target, std::memory_order_seq_cst);
+      if (tl.attention.load(std::memory_order_seq_cst) != 0 || ++tl.fast_since_settle >= kSettleEvery) {
+        std::lock_guard guard(tl.lock);
+        settle(tl, batch, false);
+        tl.consumed_seq = seq;
+        tl.fast_since_settle = 0;
+        settled = true;
+      }
     }
   }
-  finish_batch(tl, batch, moved);
+  if (settled) finish_batch(tl, batch, true);
   return outcome;
 }
 
@@ -371,9 +451,19 @@ void Timeline::close(int error_errno) noexcept {
   TimelineState& tl = *state_;
   CompletedBatch batch;
   {
+    std::lock_guard producer(tl.producer);
     std::lock_guard guard(tl.lock);
     if (tl.closed.exchange(true, std::memory_order_acq_rel)) return;
-    complete_reached(tl, UINT64_MAX, kErrored, error_errno, batch);
+    // What the value reached is signaled (with the time of its advance); the rest errors.
+    settle(tl, batch, false);
+    tl.consumed_seq = tl.record_seq.load(std::memory_order_relaxed);
+    FenceState* first_errored = nullptr;
+    if (tl.min) {
+      const std::int64_t now = monotonic_now_ns();
+      first_errored = tl.min;
+      while (tl.min) take_min(tl, now, error_errno, batch);
+    }
+    publish(first_errored);
   }
   // A callback may destroy this handle: hold the state through the batch.
   TimelineState* keep = state_;
@@ -391,7 +481,9 @@ std::uint64_t Timeline::value() const noexcept {
 bool Timeline::closed() const noexcept { return !state_ || state_->closed.load(std::memory_order_acquire); }
 bool Timeline::wrap32() const noexcept { return state_ && state_->wrap32; }
 std::size_t Timeline::pending_count() const noexcept {
-  return state_ ? state_->pending.load(std::memory_order_relaxed) : 0;
+  if (!state_) return 0;
+  settle_quietly(*state_);  // reached fences that no settle took out yet are not pending
+  return state_->pending.load(std::memory_order_relaxed);
 }
 
 const std::string& Timeline::name() const noexcept {
@@ -402,12 +494,17 @@ const std::string& Timeline::name() const noexcept {
 std::optional<MonotonicTime> Timeline::earliest_deadline() const {
   if (!state_) return std::nullopt;
   TimelineState& tl = *state_;
+  QuietSettle settled(tl);
   std::lock_guard guard(tl.lock);
-  if (tl.deadline_summary_stale) {
+  settled.run();
+  // A reached fence left in the treap (its callbacks wait for the producer's settle) is no
+  // longer pending: its hint does not count.
+  const std::uint64_t value = tl.value.load(std::memory_order_acquire);
+  if (tl.deadline_summary_stale || (tl.min && tl.min->point <= value)) {
     // Only after the fence holding the earliest hint left: a scan, paid by the reader.
     std::int64_t earliest = kNoDeadline;
     for (FenceState* f = tl.min; f; f = successor(f))
-      if (f->deadline_ns < earliest) earliest = f->deadline_ns;
+      if (f->point > value && f->deadline_ns < earliest) earliest = f->deadline_ns;
     tl.earliest_deadline_ns = earliest;
     tl.deadline_summary_stale = false;
   }
@@ -424,6 +521,8 @@ Result<int> Timeline::event_fd() const {
     efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (efd < 0) return Error::from_errno(errno, "eventfd for timeline '" + tl.name + "' failed");
     tl.event_fd.store(efd, std::memory_order_release);
+    // From now on every advance settles and writes it (for as long as the timeline lives).
+    tl.attention.fetch_add(1, std::memory_order_seq_cst);
   }
   return efd;
 }
