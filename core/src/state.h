@@ -4,8 +4,8 @@
 //   - `producer` serialises the writers of the value (advance, signal_to, close). A producer
 //     alone on its timeline keeps its cache line.
 //   - `lock` guards the pending treap, every pending fence's callback list and deadline, the
-//     deadline summary and the consumed end of the advance records. Consumers (fence_at, waits
-//     that go to sleep, callback registration) take it; a producer takes it only when someone
+//     deadline summary and the pool of dead fence states. Consumers (fence_at, callback
+//     registration, timestamps and deadlines) take it; a producer takes it only when someone
 //     needs more than the value (see `attention`) or every kSettleEvery advances.
 // A pending fence is signaled the moment the value reaches its point: its status word is
 // published later, by whoever next settles the treap under `lock` (the next fence_at, or the
@@ -107,8 +107,9 @@ void wake_any_waiters(std::uint32_t word) noexcept;
 void fence_acquire(FenceState* fence) noexcept;  // aborts on a 0 -> 1 transition
 void fence_release(FenceState* fence) noexcept;
 
-// One advance: the value it stored and when (CLOCK_MONOTONIC). A fence reached by a fast
-// advance takes its timestamp from the first record at or past its point.
+// One advance: the value it stored and when (CLOCK_MONOTONIC, read right after the store). A
+// fence reached by a fast advance takes its timestamp from the first record at or past its
+// point.
 struct AdvanceRecord {
   std::atomic<std::uint64_t> value{0};
   std::atomic<std::int64_t> time_ns{0};
@@ -118,6 +119,8 @@ struct AdvanceRecord {
 // settle may read it.
 inline constexpr std::uint64_t kRecordSlots = 32;
 inline constexpr unsigned kSettleEvery = kRecordSlots / 2;
+// Dead fence states a timeline keeps for reuse (each with its timeline reference).
+inline constexpr unsigned kPooledStates = 16;
 
 struct TimelineState {
   // What consumers touch under `lock` (and the fences they create and free).
@@ -129,6 +132,8 @@ struct TimelineState {
   std::int64_t earliest_deadline_ns = kNoDeadline;
   bool deadline_summary_stale = false;
   std::atomic<int> event_fd{-1};
+  FenceState* pool = nullptr;  // dead states kept for fence_at, chained through `parent`
+  unsigned pooled = 0;
   // Read by both sides, written once: a line of its own, so that it stays in both caches.
   alignas(64) std::atomic<bool> closed{false};  // written under both locks
   bool wrap32 = false;
@@ -141,7 +146,7 @@ struct TimelineState {
   std::uint64_t consumed_seq = 0;
   std::atomic<std::uint64_t> record_seq{0};  // the newest record; release-stored after it
   AdvanceRecord records[kRecordSlots];
-  // Unwrapped; stored (seq_cst) under `producer` after its record. Waiters spin on it; a
+  // Unwrapped; stored (seq_cst) under `producer`, before its record. Waiters spin on it; a
   // fence whose point it reached is signaled (nothing moves it after close, which errors only
   // fences it did not reach). `attention` counts what needs the producer to settle under
   // `lock` right after the store: sleeping waiters, fences with callbacks, a timeline eventfd.

@@ -106,13 +106,9 @@ struct CompletedBatch {
   FenceState* tail = nullptr;
 };
 
-// Under the lock: takes the minimum out of the treap onto the batch with its timestamp and
-// error (0: signaled). Its status is published later, by publish(), once every write to it is
-// done: a spinning waiter may be reading that cache line.
-void take_min(TimelineState& tl, std::int64_t timestamp_ns, std::int32_t error, CompletedBatch& batch) noexcept {
+// Under the lock: takes the minimum out of the treap, with what it leaves behind.
+FenceState* unlink_min(TimelineState& tl) noexcept {
   FenceState* f = pop_min(tl);
-  f->timestamp_ns = timestamp_ns;
-  f->error = error;
   if (f->deadline_ns <= tl.earliest_deadline_ns) tl.deadline_summary_stale = true;
   if (f->callbacks) {
     for (CallbackNode* n = f->callbacks; n;) {
@@ -121,6 +117,16 @@ void take_min(TimelineState& tl, std::int64_t timestamp_ns, std::int32_t error, 
     }
     tl.attention.fetch_sub(1, std::memory_order_relaxed);  // the fence's callbacks leave with it
   }
+  return f;
+}
+
+// Under the lock: takes the minimum out of the treap onto the batch with its timestamp and
+// error (0: signaled). Its status is published later, by publish(), once every write to it is
+// done: a spinning waiter may be reading that cache line.
+void take_min(TimelineState& tl, std::int64_t timestamp_ns, std::int32_t error, CompletedBatch& batch) noexcept {
+  FenceState* f = unlink_min(tl);
+  f->timestamp_ns = timestamp_ns;
+  f->error = error;
   if (batch.tail)
     batch.tail->parent = f;
   else
@@ -128,10 +134,53 @@ void take_min(TimelineState& tl, std::int64_t timestamp_ns, std::int32_t error, 
   batch.tail = f;
 }
 
+// Under the lock: keeps the state of a fence that nobody holds (it was reached while only the
+// treap held it), with its timeline reference, for the next fence_at: a producer and a
+// consumer in step reuse a few states instead of a malloc, a free and two reference counts
+// per fence. Drained by close().
+bool pool_has_room(const TimelineState& tl) noexcept { return tl.pooled < kPooledStates; }
+
+void pool_put(TimelineState& tl, FenceState* f) noexcept {
+  f->refs.store(0, std::memory_order_relaxed);
+  f->word.store(kPending, std::memory_order_relaxed);
+  f->error = 0;
+  f->deadline_ns = kNoDeadline;
+  f->callbacks = nullptr;
+  f->left = f->right = nullptr;
+  f->parent = tl.pool;
+  tl.pool = f;
+  ++tl.pooled;
+}
+
+FenceState* pool_take(TimelineState& tl) noexcept {
+  FenceState* f = tl.pool;
+  if (f) {
+    tl.pool = f->parent;
+    f->parent = nullptr;
+    --tl.pooled;
+  }
+  return f;
+}
+
 void publish(FenceState* from) noexcept {
   // seq_cst: pairs with a FenceSet::wait_any waiter's re-check (see AnyBucket).
   for (FenceState* f = from; f; f = f->parent)
     f->word.fetch_or(f->error ? kErrored : kSignaled, std::memory_order_seq_cst);
+}
+
+// The time of the first record from `seq` to `newest` that reached `point`; `seq` is left
+// there for the next (later) point. False when none did: the advance that moved the value
+// past `point` has not published its record yet.
+bool recorded_time(const TimelineState& tl, std::uint64_t point, std::uint64_t& seq, std::uint64_t newest,
+                   std::int64_t& when) noexcept {
+  for (; seq <= newest; ++seq) {
+    const AdvanceRecord& record = tl.records[seq % kRecordSlots];
+    if (record.value.load(std::memory_order_relaxed) >= point) {
+      when = record.time_ns.load(std::memory_order_relaxed);
+      return true;
+    }
+  }
+  return false;
 }
 
 // Under the lock: completes every pending fence the value has reached, each with the time of
@@ -146,17 +195,24 @@ void settle(TimelineState& tl, CompletedBatch& batch, bool quiet) noexcept {
   while (tl.min && tl.min->point <= value) {
     FenceState* f = tl.min;
     if (quiet && f->callbacks) break;
-    std::int64_t when = 0;
     // Held by the treap alone, the fence dies unread: nobody can get a new reference to a
-    // reached point (fence_at hands out a fresh fence there), so it needs no timestamp.
-    if (f->refs.load(std::memory_order_relaxed) != 1) {
+    // reached point (fence_at hands out a fresh fence there), so it needs no timestamp, no
+    // status and no wake. Acquire: whoever dropped the other references is done with it.
+    const bool unheld = f->refs.load(std::memory_order_acquire) == 1 && !f->callbacks;
+    if (unheld && pool_has_room(tl)) {
+      pool_put(tl, unlink_min(tl));
+      continue;
+    }
+    std::int64_t when = 0;
+    if (!unheld) {
       if (newest == 0) {
         newest = tl.record_seq.load(std::memory_order_acquire);
         seq = tl.consumed_seq + 1;
       }
-      // The value was stored after its record, so a record at or past the point exists.
-      while (seq < newest && tl.records[seq % kRecordSlots].value.load(std::memory_order_relaxed) < f->point) ++seq;
-      when = tl.records[seq % kRecordSlots].time_ns.load(std::memory_order_relaxed);
+      // Its advance may not have written its record yet (a producer in the middle of one):
+      // left for a later settle. The producer's own settles and close() hold the producer
+      // lock, so every record is there for them.
+      if (!recorded_time(tl, f->point, seq, newest, when)) break;
     }
     take_min(tl, when, 0, batch);
     if (!first) first = f;
@@ -167,10 +223,17 @@ void settle(TimelineState& tl, CompletedBatch& batch, bool quiet) noexcept {
 }  // namespace
 
 std::int64_t reached_time_locked(const TimelineState& tl, std::uint64_t point) noexcept {
-  const std::uint64_t newest = tl.record_seq.load(std::memory_order_acquire);
-  std::uint64_t seq = tl.consumed_seq + 1;
-  while (seq < newest && tl.records[seq % kRecordSlots].value.load(std::memory_order_relaxed) < point) ++seq;
-  return tl.records[seq % kRecordSlots].time_ns.load(std::memory_order_relaxed);
+  // The producer that stored the value writes its record next, without this lock: a few
+  // stores away, unless it was preempted in between.
+  for (unsigned i = 0;; ++i) {
+    std::uint64_t seq = tl.consumed_seq + 1;
+    std::int64_t when = 0;
+    if (recorded_time(tl, point, seq, tl.record_seq.load(std::memory_order_acquire), when)) return when;
+    if (i < 64)
+      SYNCBRIDGE_CPU_RELAX();
+    else
+      std::this_thread::yield();
+  }
 }
 
 namespace {
@@ -316,42 +379,43 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
         reached ? value - (static_cast<std::uint32_t>(value) - static_cast<std::uint32_t>(point)) : value + ahead;
     return reached;
   };
-  // Allocated before the lock, to keep the critical section short.
-  auto* fresh = new FenceState;
-  fresh->timeline = state_;
-  timeline_acquire(state_);
-  auto discard = [&] {
-    fresh->refs.store(0, std::memory_order_relaxed);
-    timeline_release(state_);  // never the last: this handle holds one
-    delete fresh;
+  // A reached point gets a new fence, signaled already and not tracked.
+  auto born_signaled = [this](std::uint64_t position) {
+    auto* f = new FenceState;
+    f->timeline = state_;
+    timeline_acquire(state_);
+    f->point = position;
+    f->timestamp_ns = monotonic_now_ns();
+    f->word.store(kSignaled, std::memory_order_relaxed);  // shared only through the handle
+    return Fence(f);
   };
   std::uint64_t position = 0;
   // A point the value has reached needs no lock: the value only grows, so it stays reached,
   // and a close() this call does not see is ordered after it.
-  if (place(tl.value.load(std::memory_order_acquire), position) && !tl.closed.load(std::memory_order_acquire)) {
-    fresh->point = position;
-    fresh->timestamp_ns = monotonic_now_ns();
-    fresh->word.store(kSignaled, std::memory_order_release);
-    return Fence(fresh);
-  }
+  if (place(tl.value.load(std::memory_order_acquire), position) && !tl.closed.load(std::memory_order_acquire))
+    return born_signaled(position);
   // Fences the value reached since the last settle leave the treap here, on the consumer's
   // side, where their cache lines are: the producer stored the value and nothing else.
   QuietSettle settled(tl);
   std::unique_lock guard(tl.lock);
   if (tl.closed.load(std::memory_order_relaxed)) {
     guard.unlock();
-    discard();
     return closed_error(tl);
   }
   settled.run();
-  const bool reached = place(tl.value.load(std::memory_order_relaxed), position);
-  fresh->point = position;
-  if (reached) {
+  if (place(tl.value.load(std::memory_order_relaxed), position)) {
     guard.unlock();
-    fresh->timestamp_ns = monotonic_now_ns();
-    fresh->word.store(kSignaled, std::memory_order_release);
-    return Fence(fresh);
+    return born_signaled(position);
   }
+  // A pooled state (it holds a timeline reference already), or a new one: allocated under the
+  // lock, which happens only until the pool fills.
+  FenceState* fresh = pool_take(tl);
+  if (!fresh) {
+    fresh = new FenceState;
+    fresh->timeline = state_;
+    timeline_acquire(state_);
+  }
+  fresh->point = position;
   fresh->priority = mix_priority(position, tl.priority_seed);
   // One for the pending set, one for the caller: stored before the insert, as nobody else can
   // reach the fence before the lock is released.
@@ -359,8 +423,13 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
   FenceState* found = find_or_insert(tl, position, fresh);
   if (found != fresh) {
     fence_acquire(found);  // safe: the pending set holds a reference
+    const bool kept = pool_has_room(tl);
+    if (kept) pool_put(tl, fresh);
     guard.unlock();
-    discard();
+    if (!kept) {
+      delete fresh;
+      timeline_release(state_);  // never the last: this handle holds one
+    }
     return Fence(found);
   }
   return Fence(fresh);
@@ -388,15 +457,20 @@ Result<void> move_forward(TimelineState* state, StepFor step_for) {
       outcome = std::move(step).error();
     } else if (*step != 0) {
       const std::uint64_t target = value + *step;
+      // seq_cst store, then seq_cst load: whoever raised `attention` before this load is seen
+      // here, and whoever raises it after sees the value (it reads the value after raising).
+      tl.value.store(target, std::memory_order_seq_cst);
+      const bool needed = tl.attention.load(std::memory_order_seq_cst) != 0;
+      // The clock is read after the store, as the kernel's sw_sync stamps its fences after the
+      // value moved: spinning waiters leave ~30 ns sooner. A reached fence's time is then a few
+      // stores away; whoever needs it before this record is published waits for it or leaves
+      // the fence to a later settle (see settle and reached_time_locked).
       const std::uint64_t seq = tl.record_seq.load(std::memory_order_relaxed) + 1;
       AdvanceRecord& record = tl.records[seq % kRecordSlots];
       record.value.store(target, std::memory_order_relaxed);
       record.time_ns.store(monotonic_now_ns(), std::memory_order_relaxed);
       tl.record_seq.store(seq, std::memory_order_release);
-      // seq_cst store, then seq_cst load: whoever raised `attention` before this load is seen
-      // here, and whoever raises it after sees the value (it reads the value after raising).
-      tl.value.store(target, std::memory_order_seq_cst);
-      if (tl.attention.load(std::memory_order_seq_cst) != 0 || ++tl.fast_since_settle >= kSettleEvery) {
+      if (needed || ++tl.fast_since_settle >= kSettleEvery) {
         std::lock_guard guard(tl.lock);
         settle(tl, batch, false);
         tl.consumed_seq = seq;
@@ -450,6 +524,7 @@ void Timeline::close(int error_errno) noexcept {
   if (!state_) return;
   TimelineState& tl = *state_;
   CompletedBatch batch;
+  FenceState* pooled = nullptr;
   {
     std::lock_guard producer(tl.producer);
     std::lock_guard guard(tl.lock);
@@ -464,11 +539,18 @@ void Timeline::close(int error_errno) noexcept {
       while (tl.min) take_min(tl, now, error_errno, batch);
     }
     publish(first_errored);
+    pooled = std::exchange(tl.pool, nullptr);
+    tl.pooled = 0;
   }
   // A callback may destroy this handle: hold the state through the batch.
   TimelineState* keep = state_;
   timeline_acquire(keep);
   finish_batch(*keep, batch, true);
+  while (FenceState* f = pooled) {
+    pooled = f->parent;
+    delete f;
+    timeline_release(keep);  // the pooled state's reference; never the last (`keep` holds one)
+  }
   timeline_release(keep);
 }
 

@@ -182,6 +182,100 @@ TEST_F(TimelineTest, EventFdCountsSignalBatches) {
   EXPECT_EQ(*same, *efd) << "one eventfd per timeline";
 }
 
+// A fast advance only stores the value (and a record of when): the fences it reached leave
+// the pending set later, each stamped with the time of the advance that reached it.
+TEST_F(TimelineTest, FencesReachedByFastAdvancesKeepTheirAdvancesTimes) {
+  auto t = make_core_timeline();
+  std::vector<Fence> held;
+  std::vector<std::pair<MonotonicTime, MonotonicTime>> windows;
+  for (std::uint64_t p = 1; p <= 3; ++p) held.push_back(fence_at(t, p));
+  for (int i = 0; i < 3; ++i) {
+    const auto before = std::chrono::steady_clock::now();
+    SB_ASSERT_OK(t.advance());
+    windows.emplace_back(before, std::chrono::steady_clock::now());
+    EXPECT_EQ(held[i].status(), FenceStatus::signaled) << "reached by the value, before any settle";
+    std::this_thread::sleep_for(2ms);  // the three windows do not overlap
+  }
+  // The first fence's time is read before anything settled it (from the records), the others
+  // after fence_at settled them.
+  ASSERT_TRUE(held[0].timestamp().has_value());
+  EXPECT_GE(*held[0].timestamp(), windows[0].first);
+  EXPECT_LE(*held[0].timestamp(), windows[0].second);
+  Fence next = fence_at(t, 4);
+  EXPECT_EQ(t.pending_count(), 1u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(held[i].timestamp().has_value()) << i;
+    EXPECT_GE(*held[i].timestamp(), windows[i].first) << i;
+    EXPECT_LE(*held[i].timestamp(), windows[i].second) << i;
+    auto r = held[i].wait(0ms);
+    EXPECT_TRUE(r.ok() && *r == WaitStatus::signaled) << i;
+  }
+}
+
+// Forty advances, each reaching one held fence, with nothing else touching the timeline: the
+// producer settles itself every 16 of them (its records' ring has 32 slots), so no record a
+// timestamp needs is overwritten, and no reached fence stays in the pending set for long.
+TEST_F(TimelineTest, ManyFastAdvancesInARowKeepEveryTimestamp) {
+  auto t = make_core_timeline();
+  constexpr int kFences = 40;
+  std::vector<Fence> held;
+  for (std::uint64_t p = 1; p <= kFences; ++p) held.push_back(fence_at(t, p));
+  std::vector<MonotonicTime> after;
+  for (int i = 0; i < kFences; ++i) {
+    SB_ASSERT_OK(t.advance());
+    after.push_back(std::chrono::steady_clock::now());
+  }
+  for (int i = 0; i < kFences; ++i) {
+    ASSERT_TRUE(held[i].timestamp().has_value()) << i;
+    EXPECT_LE(*held[i].timestamp(), after[i]) << "fence " << i << " stamped by a later advance";
+    if (i > 0) {
+      EXPECT_GE(*held[i].timestamp(), after[i - 1]) << "fence " << i << " stamped by an earlier advance";
+    }
+  }
+  EXPECT_EQ(t.pending_count(), 0u);
+}
+
+// Fence states that die in the pending set are kept for reuse: a reused one must carry nothing
+// of its past (deadline hint, status, callbacks).
+TEST_F(TimelineTest, ReusedFenceStatesStartClean) {
+  auto t = make_core_timeline();
+  for (std::uint64_t p = 1; p <= 40; ++p) {
+    {
+      Fence f = fence_at(t, p);
+      SB_ASSERT_OK(f.set_deadline(std::chrono::steady_clock::now() + 1h));
+    }  // only the pending set holds it now
+    SB_ASSERT_OK(t.advance());
+  }
+  Fence fresh = fence_at(t, 41);  // settles the last one, then takes a kept state
+  EXPECT_EQ(fresh.status(), FenceStatus::pending);
+  EXPECT_FALSE(fresh.deadline().has_value());
+  EXPECT_FALSE(t.earliest_deadline().has_value());
+  EXPECT_FALSE(fresh.timestamp().has_value());
+  EXPECT_EQ(fresh.point(), 41u);
+  bool ran = false;
+  auto r = fresh.on_complete([&ran](const Fence&) { ran = true; });
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(ran);
+  SB_ASSERT_OK(t.advance());
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(t.pending_count(), 0u);
+}
+
+// A reached fence's deadline hint stops counting at once, though the fence may still sit in the
+// pending set until the next settle.
+TEST_F(TimelineTest, EarliestDeadlineForgetsAFenceTheValueReached) {
+  auto t = make_core_timeline();
+  Fence a = fence_at(t, 1);
+  Fence b = fence_at(t, 2);
+  const auto base = std::chrono::steady_clock::now();
+  SB_ASSERT_OK(a.set_deadline(base + 10ms));
+  SB_ASSERT_OK(b.set_deadline(base + 20ms));
+  SB_ASSERT_OK(t.advance());
+  EXPECT_EQ(t.earliest_deadline(), base + 20ms);
+  SB_ASSERT_OK(a.set_deadline(base + 1ms));  // too late: a is signaled
+  EXPECT_EQ(t.earliest_deadline(), base + 20ms);
+}
+
 TEST_F(TimelineTest, ManyPointsInRandomOrderSignalSorted) {
   auto t = make_core_timeline();
   std::vector<Fence> fences;

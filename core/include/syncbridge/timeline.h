@@ -9,9 +9,12 @@
 //   - The pending set holds a reference to every fence in it. A fence leaves it only when it
 //     signals or the timeline closes, and that reference is dropped after its callbacks ran,
 //     never before; no reference count ever goes from 0 to 1.
-//   - advance(n) / signal_to(p) signal every reached fence in point order: remove from the set,
-//     timestamp (one CLOCK_MONOTONIC reading per batch), publish, wake waiters, then run
-//     callbacks outside every lock.
+//   - advance(n) / signal_to(p) signal every reached fence at once (a fence is signaled when
+//     the value reaches its point, as sw_sync's are), with one CLOCK_MONOTONIC reading per
+//     advance as their timestamp; waiters wake, then callbacks run outside every lock, on the
+//     advancing thread, in point order. A reached fence leaves the pending set at the next
+//     fence_at (or within 16 advances, or at once when it has sleepers or callbacks), and the
+//     set's reference is dropped only then.
 //   - close() (and the destructor) complete every pending fence with ENOENT. Holders keep
 //     valid fences; fence_at and advance on a closed timeline fail with Errc::timeline_closed.
 //   - wrap32 mode compares points as the kernel compares sw_sync's u32 seqnos: p is reached
