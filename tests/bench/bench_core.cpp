@@ -265,8 +265,9 @@ void BM_Single_Wait_Woken(benchmark::State& state) {
 
 constexpr int kTripsPerBlock = 64;
 
-// The floor of the design's rules, written by hand for one pending point: what a round trip
-// through fences cannot do without. The consumer allocates a node (the fence), publishes it
+// The floor of the previous design's rules (a producer that took the pending set's lock on
+// every signal), written by hand for one pending point; kept so that figures stay comparable
+// across versions. The consumer allocates a node (the fence), publishes it
 // under the channel's lock (the pending set), and spins on the value; the producer takes the
 // lock, stores the value, unlinks, stamps (a clock read) and publishes the node, and drops the
 // list's reference; the consumer drops its own. Same cache lines as the real thing, none of
@@ -334,6 +335,7 @@ class RoundTripRig {
   ~RoundTripRig() {
     command_.store(kStop, std::memory_order_release);
     raw_to_partner_.store(~0ULL, std::memory_order_release);
+    raw_line_to_partner_.store(~0ULL, std::memory_order_release);
     atomic_to_partner_.store(~0U, std::memory_order_release);
     atomic_to_partner_.notify_one();
     floor_to_partner_.unblock();
@@ -348,6 +350,18 @@ class RoundTripRig {
       const std::uint64_t trip = ++raw_sent_;
       raw_to_partner_.store(trip, std::memory_order_release);
       while (raw_to_main_.load(std::memory_order_acquire) != trip)
+        if (failed()) return false;
+      return true;
+    });
+  }
+
+  // The same raw trip with each direction on a cache line of its own, as two timelines are: the
+  // floor of any protocol whose two directions are two objects.
+  double raw_two_lines_block() {
+    return block(kRawTwoLines, [this] {
+      const std::uint64_t trip = ++raw_line_sent_;
+      raw_line_to_partner_.store(trip, std::memory_order_release);
+      while (raw_line_to_main_.load(std::memory_order_acquire) != trip)
         if (failed()) return false;
       return true;
     });
@@ -386,7 +400,7 @@ class RoundTripRig {
   }
 
  private:
-  enum : std::uint32_t { kIdle, kRaw, kFence, kAtomic, kFloor, kStop = 0xffffffff };
+  enum : std::uint32_t { kIdle, kRaw, kFence, kAtomic, kFloor, kRawTwoLines, kStop = 0xffffffff };
   template <class Trip>
   double block(std::uint32_t mode, Trip trip) {
     begin(mode);
@@ -403,7 +417,7 @@ class RoundTripRig {
     while (ack_.load(std::memory_order_acquire) != command && !failed()) __builtin_ia32_pause();
   }
   void run() {
-    std::uint64_t raw_seen = 0, fence_seen = 0;
+    std::uint64_t raw_seen = 0, raw_line_seen = 0, fence_seen = 0;
     std::uint32_t atomic_seen = 0;
     std::uint64_t floor_seen = 0;
     for (std::uint32_t done = kIdle;;) {
@@ -430,6 +444,12 @@ class RoundTripRig {
           if (command_.load(std::memory_order_acquire) == kStop) break;
           raw_seen = got;
           raw_to_main_.store(got, std::memory_order_release);
+        } else if ((command & 7) == kRawTwoLines) {
+          std::uint64_t got;
+          while ((got = raw_line_to_partner_.load(std::memory_order_acquire)) == raw_line_seen) __builtin_ia32_pause();
+          if (command_.load(std::memory_order_acquire) == kStop) break;
+          raw_line_seen = got;
+          raw_line_to_main_.store(got, std::memory_order_release);
         } else if ((command & 7) == kFloor) {
           FloorChannel::Node* f = floor_to_partner_.insert(++floor_seen);
           const bool reached =
@@ -453,7 +473,7 @@ class RoundTripRig {
 
   Timeline to_partner_ = must_create({.name = "paired-to-partner"});
   Timeline to_main_ = must_create({.name = "paired-to-main"});
-  std::uint64_t fence_sent_ = 0, raw_sent_ = 0;
+  std::uint64_t fence_sent_ = 0, raw_sent_ = 0, raw_line_sent_ = 0;
   std::uint32_t blocks_ = 0;
   std::uint32_t atomic_sent_ = 0;
   std::uint64_t floor_sent_ = 0;
@@ -463,6 +483,8 @@ class RoundTripRig {
   // On one cache line, as in BM_PingPong_RawSpin: the fastest the two threads can talk here.
   alignas(64) std::atomic<std::uint64_t> raw_to_partner_{0};
   std::atomic<std::uint64_t> raw_to_main_{0};
+  alignas(64) std::atomic<std::uint64_t> raw_line_to_partner_{0};
+  alignas(64) std::atomic<std::uint64_t> raw_line_to_main_{0};
   alignas(64) std::atomic<std::uint32_t> command_{kIdle};
   std::atomic<std::uint32_t> ack_{kIdle};
   std::atomic<bool> gone_{false};
@@ -490,6 +512,14 @@ void BM_Paired_RoundTripVsFloor(benchmark::State& state) {
 }
 void BM_Paired_FloorVsRawSpin(benchmark::State& state) {
   paired_trips(state, &RoundTripRig::raw_block, &RoundTripRig::floor_block);
+}
+// Fences vs the raw trip with one cache line per direction, and that trip vs the one-line raw
+// spin (the judged baseline): what the second line costs by itself.
+void BM_Paired_RoundTripVsRawTwoLines(benchmark::State& state) {
+  paired_trips(state, &RoundTripRig::raw_two_lines_block, &RoundTripRig::fence_block);
+}
+void BM_Paired_RawTwoLinesVsOneLine(benchmark::State& state) {
+  paired_trips(state, &RoundTripRig::raw_block, &RoundTripRig::raw_two_lines_block);
 }
 
 // fence_at + advance + release with 1k (raw side) vs 1M (wrapped side) points pending.
@@ -574,6 +604,8 @@ BENCHMARK(BM_Paired_RoundTrip)->UseRealTime();
 BENCHMARK(BM_Paired_RoundTripVsAtomicWait)->UseRealTime();
 BENCHMARK(BM_Paired_RoundTripVsFloor)->UseRealTime();
 BENCHMARK(BM_Paired_FloorVsRawSpin)->UseRealTime();
+BENCHMARK(BM_Paired_RoundTripVsRawTwoLines)->UseRealTime();
+BENCHMARK(BM_Paired_RawTwoLinesVsOneLine)->UseRealTime();
 BENCHMARK(BM_Paired_PendingScaling)->Arg(1'000'000)->UseRealTime();
 BENCHMARK(BM_Paired_WaitAll64)->UseRealTime();
 BENCHMARK(BM_Paired_WaitAny64)->UseRealTime();
@@ -617,6 +649,8 @@ int main(int argc, char** argv) {
       {"round trip vs raw spinning ping-pong, same threads", "BM_Paired_RoundTrip/real_time", 3.0},
       {"  round trip vs its rules' floor written by hand", "BM_Paired_RoundTripVsFloor/real_time", 0},
       {"  that floor vs raw spinning ping-pong", "BM_Paired_FloorVsRawSpin/real_time", 0},
+      {"  round trip vs raw ping-pong, one line per direction", "BM_Paired_RoundTripVsRawTwoLines/real_time", 0},
+      {"  raw ping-pong: one line per direction vs one line", "BM_Paired_RawTwoLinesVsOneLine/real_time", 0},
       {"wait_any on 64 vs one fence, woken", "BM_Paired_WaitAny64/real_time", 2.0},
       {"wait_all on 64 signaled vs 64 waits", "BM_Paired_WaitAll64/real_time", 1.2},
       {"fence_at+advance+release: 1M vs 1k pending", "BM_Paired_PendingScaling/1000000/real_time", 1.1},
