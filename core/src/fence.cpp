@@ -421,7 +421,12 @@ Result<UniqueFd> Fence::pollable_fd() const {
       if (f.pollable_fd < 0) {
         auto writer = std::make_unique<CallbackNode>();
         const int efd = ::eventfd(0, kPollableFlags);
-        if (efd < 0) return Error::from_errno(errno, "eventfd for a pending fence failed");
+        if (efd < 0) {
+          // hold_pending_locked counted the fence in `attention` for the callback it was about
+          // to get: it gets none.
+          if (!f.callbacks) f.timeline->attention.fetch_sub(1, std::memory_order_relaxed);
+          return Error::from_errno(errno, "eventfd for a pending fence failed");
+        }
         f.pollable_fd = efd;
         // Runs first of the fence's callbacks (readiness, like waking the waiters, comes
         // before user code); the node's fence reference keeps the fd open.

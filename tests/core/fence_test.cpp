@@ -1,4 +1,5 @@
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -153,6 +154,35 @@ TEST_F(FenceTest, PollableFdClosedEarlyLeaksNothing) {
     ASSERT_TRUE(fd.ok());
   }
   SB_ASSERT_OK(t.advance());  // the callback's own dup is written and closed now
+}
+
+// Out of fds, pollable_fd() reports EMFILE and leaves the fence as it was: it still signals,
+// wakes a sleeper, and a later pollable_fd() works.
+TEST_F(FenceTest, PollableFdOutOfFdsIsAClearErrorAndChangesNothing) {
+  auto t = make_core_timeline();
+  Fence f = fence_at(t, 1);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = ::dup(2);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);  // every fd below it is open: no new one fits
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  auto fd = f.pollable_fd();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_FALSE(fd.ok());
+  EXPECT_EQ(fd.error().sys_errno(), EMFILE) << fd.error().describe();
+  EXPECT_EQ(f.status(), FenceStatus::pending);
+  auto again = f.pollable_fd();
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  auto waiter = std::async(std::launch::async, [&f] { return f.wait(10s); });
+  std::this_thread::sleep_for(5ms);
+  SB_ASSERT_OK(t.advance());
+  auto r = waiter.get();
+  EXPECT_TRUE(r.ok() && *r == WaitStatus::signaled);
+  pollfd p{again->get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 1);
 }
 
 // Issue 9, defect 7: each call used to leave a dup open (owned by a detached callback) until
