@@ -6,10 +6,12 @@
 // SYNCBRIDGE_STRESS_SECONDS overrides the duration of each test (default 1.5 s).
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -27,6 +29,74 @@ std::chrono::duration<double> stress_duration() {
 constexpr auto kLostWakeDeadline = 20s;
 
 class WakeStress : public FdLeakCheckedTest {};
+
+// A fast advance only stores the value and a record of when; the fences it reached are stamped
+// later, by whoever settles them (a consumer's fence_at, a timestamp() call, the producer every
+// 16 advances or when someone sleeps). Consumers take points just ahead of a producer that
+// advances by one, some of them sleep on theirs, and every fence a consumer took before the
+// advance to its point began must carry a time inside that advance's window. (A fence taken
+// at a point already reached is born signaled, at the time of the call.)
+TEST_F(WakeStress, LazilySettledFencesCarryTheirAdvancesTimes) {
+  auto t = make_core_timeline({.name = "stamps"});
+  const auto until = std::chrono::steady_clock::now() + stress_duration();
+  constexpr std::uint64_t kMaxAdvances = 2'000'000;
+  std::vector<std::int64_t> before(kMaxAdvances + 1), after(kMaxAdvances + 1);
+  std::atomic<std::uint64_t> advanced{0};
+  std::atomic<bool> done{false};
+  auto ns = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
+  std::thread producer([&] {
+    for (std::uint64_t v = 1; v <= kMaxAdvances && std::chrono::steady_clock::now() < until; ++v) {
+      before[v] = ns();
+      EXPECT_TRUE(t.advance().ok());
+      after[v] = ns();
+      advanced.store(v, std::memory_order_release);
+      if (v % 64 == 0) std::this_thread::yield();  // let consumers fall asleep now and then
+    }
+    done.store(true, std::memory_order_release);
+  });
+  constexpr int kConsumers = 3;
+  struct Taken {
+    Fence fence;
+    std::int64_t call_ended;
+  };
+  std::vector<std::vector<Taken>> held(kConsumers);
+  std::vector<std::thread> consumers;
+  for (int c = 0; c < kConsumers; ++c)
+    consumers.emplace_back([&, c] {
+      std::mt19937_64 rng(0x57a3 + c);
+      while (!done.load(std::memory_order_acquire)) {
+        auto f = t.fence_at(t.value() + 1 + rng() % 8);
+        const std::int64_t call_ended = ns();
+        if (!f.ok()) break;
+        if (rng() % 4 == 0) (void)f->wait(1ms);                  // sometimes asleep when reached
+        if (rng() % 8 == 0) (void)f->timestamp();               // sometimes stamped from the records
+        if (held[c].size() < 200'000) held[c].push_back({std::move(*f), call_ended});
+      }
+    });
+  producer.join();
+  for (auto& c : consumers) c.join();
+  const std::uint64_t last = advanced.load();
+  std::size_t checked = 0, failures = 0;
+  for (const auto& taken : held)
+    for (const auto& [f, call_ended] : taken) {
+      if (f.point() > last) continue;  // never reached: closed with the timeline
+      const bool taken_pending = call_ended < before[f.point()];
+      if (!taken_pending && call_ended < after[f.point()]) continue;  // raced the advance: either
+      ++checked;
+      const auto stamp = f.timestamp();
+      // Taken pending: the advance's time. Taken after the advance: born signaled, in the call.
+      const std::int64_t low = before[f.point()], high = taken_pending ? after[f.point()] : call_ended;
+      const bool inside =
+          stamp && stamp->time_since_epoch().count() >= low && stamp->time_since_epoch().count() <= high;
+      if (!inside && failures++ < 5)
+        ADD_FAILURE() << "fence at " << f.point() << ": timestamp "
+                      << (stamp ? std::to_string(stamp->time_since_epoch().count()) : "none") << " outside ["
+                      << low << ", " << high << "] (taken " << (taken_pending ? "pending" : "signaled") << ")";
+    }
+  EXPECT_EQ(failures, 0u);
+  EXPECT_GT(checked, 1000u) << "too few reached fences to say anything";
+  std::printf("stamps: %llu advances, %zu reached fences checked\n", static_cast<unsigned long long>(last), checked);
+}
 
 // Many threads sleep on the same points of one timeline while another advances it in small
 // bursts with pauses (so that the waiters get past their spin into futex_wait).
