@@ -325,6 +325,14 @@ class FloorChannel {
   alignas(64) std::atomic<std::uint64_t> value_{0};
 };
 
+// A raw spinning channel: the main thread stores a trip number, the partner stores it back.
+// Unsplit, both directions share one cache line; split, each has its own.
+template <bool Split>
+struct RawChannel {
+  alignas(64) std::atomic<std::uint64_t> to_partner{0};
+  alignas(Split ? 64 : alignof(std::atomic<std::uint64_t>)) std::atomic<std::uint64_t> to_main{0};
+};
+
 // One partner thread that answers either protocol: a raw block (spin on an atomic, store the
 // answer) or a fence block (wait for a point, advance the other timeline).
 class RoundTripRig {
@@ -334,8 +342,8 @@ class RoundTripRig {
   RoundTripRig& operator=(const RoundTripRig&) = delete;
   ~RoundTripRig() {
     command_.store(kStop, std::memory_order_release);
-    raw_to_partner_.store(~0ULL, std::memory_order_release);
-    raw_line_to_partner_.store(~0ULL, std::memory_order_release);
+    raw_.to_partner.store(~0ULL, std::memory_order_release);
+    raw_split_.to_partner.store(~0ULL, std::memory_order_release);
     atomic_to_partner_.store(~0U, std::memory_order_release);
     atomic_to_partner_.notify_one();
     floor_to_partner_.unblock();
@@ -346,25 +354,13 @@ class RoundTripRig {
 
   // Each returns ns per round trip over a block, or -1 when the partner stopped answering.
   double raw_block() {
-    return block(kRaw, [this] {
-      const std::uint64_t trip = ++raw_sent_;
-      raw_to_partner_.store(trip, std::memory_order_release);
-      while (raw_to_main_.load(std::memory_order_acquire) != trip)
-        if (failed()) return false;
-      return true;
-    });
+    return block(kRaw, [this] { return raw_trip(raw_, ++raw_sent_); });
   }
 
   // The same raw trip with each direction on a cache line of its own, as two timelines are: the
   // floor of any protocol whose two directions are two objects.
   double raw_two_lines_block() {
-    return block(kRawTwoLines, [this] {
-      const std::uint64_t trip = ++raw_line_sent_;
-      raw_line_to_partner_.store(trip, std::memory_order_release);
-      while (raw_line_to_main_.load(std::memory_order_acquire) != trip)
-        if (failed()) return false;
-      return true;
-    });
+    return block(kRawTwoLines, [this] { return raw_trip(raw_split_, ++raw_split_sent_); });
   }
 
   // The same trip through std::atomic wait/notify (futex when the answer is late).
@@ -401,6 +397,23 @@ class RoundTripRig {
 
  private:
   enum : std::uint32_t { kIdle, kRaw, kFence, kAtomic, kFloor, kRawTwoLines, kStop = 0xffffffff };
+  // The main thread's side of a raw trip, and the partner's answer (false: told to stop).
+  template <bool Split>
+  bool raw_trip(RawChannel<Split>& channel, std::uint64_t trip) const {
+    channel.to_partner.store(trip, std::memory_order_release);
+    while (channel.to_main.load(std::memory_order_acquire) != trip)
+      if (failed()) return false;
+    return true;
+  }
+  template <bool Split>
+  bool raw_answer(RawChannel<Split>& channel, std::uint64_t& seen) const {
+    std::uint64_t got;
+    while ((got = channel.to_partner.load(std::memory_order_acquire)) == seen) __builtin_ia32_pause();
+    if (command_.load(std::memory_order_acquire) == kStop) return false;
+    seen = got;
+    channel.to_main.store(got, std::memory_order_release);
+    return true;
+  }
   template <class Trip>
   double block(std::uint32_t mode, Trip trip) {
     begin(mode);
@@ -417,7 +430,7 @@ class RoundTripRig {
     while (ack_.load(std::memory_order_acquire) != command && !failed()) __builtin_ia32_pause();
   }
   void run() {
-    std::uint64_t raw_seen = 0, raw_line_seen = 0, fence_seen = 0;
+    std::uint64_t raw_seen = 0, raw_split_seen = 0, fence_seen = 0;
     std::uint32_t atomic_seen = 0;
     std::uint64_t floor_seen = 0;
     for (std::uint32_t done = kIdle;;) {
@@ -439,17 +452,9 @@ class RoundTripRig {
           atomic_to_main_.store(got, std::memory_order_release);
           atomic_to_main_.notify_one();
         } else if ((command & 7) == kRaw) {
-          std::uint64_t got;
-          while ((got = raw_to_partner_.load(std::memory_order_acquire)) == raw_seen) __builtin_ia32_pause();
-          if (command_.load(std::memory_order_acquire) == kStop) break;
-          raw_seen = got;
-          raw_to_main_.store(got, std::memory_order_release);
+          if (!raw_answer(raw_, raw_seen)) break;
         } else if ((command & 7) == kRawTwoLines) {
-          std::uint64_t got;
-          while ((got = raw_line_to_partner_.load(std::memory_order_acquire)) == raw_line_seen) __builtin_ia32_pause();
-          if (command_.load(std::memory_order_acquire) == kStop) break;
-          raw_line_seen = got;
-          raw_line_to_main_.store(got, std::memory_order_release);
+          if (!raw_answer(raw_split_, raw_split_seen)) break;
         } else if ((command & 7) == kFloor) {
           FloorChannel::Node* f = floor_to_partner_.insert(++floor_seen);
           const bool reached =
@@ -473,18 +478,15 @@ class RoundTripRig {
 
   Timeline to_partner_ = must_create({.name = "paired-to-partner"});
   Timeline to_main_ = must_create({.name = "paired-to-main"});
-  std::uint64_t fence_sent_ = 0, raw_sent_ = 0, raw_line_sent_ = 0;
+  std::uint64_t fence_sent_ = 0, raw_sent_ = 0, raw_split_sent_ = 0;
   std::uint32_t blocks_ = 0;
   std::uint32_t atomic_sent_ = 0;
   std::uint64_t floor_sent_ = 0;
   FloorChannel floor_to_partner_, floor_to_main_;
   alignas(64) std::atomic<std::uint32_t> atomic_to_partner_{0};
   std::atomic<std::uint32_t> atomic_to_main_{0};
-  // On one cache line, as in BM_PingPong_RawSpin: the fastest the two threads can talk here.
-  alignas(64) std::atomic<std::uint64_t> raw_to_partner_{0};
-  std::atomic<std::uint64_t> raw_to_main_{0};
-  alignas(64) std::atomic<std::uint64_t> raw_line_to_partner_{0};
-  alignas(64) std::atomic<std::uint64_t> raw_line_to_main_{0};
+  RawChannel<false> raw_;       // as BM_PingPong_RawSpin: the fastest the two threads can talk here
+  RawChannel<true> raw_split_;  // one line per direction
   alignas(64) std::atomic<std::uint32_t> command_{kIdle};
   std::atomic<std::uint32_t> ack_{kIdle};
   std::atomic<bool> gone_{false};
