@@ -95,7 +95,9 @@ static_assert(sizeof(void*) != 8 || sizeof(FenceState) == 88, "FenceState must s
 // No wake is lost: the waiter counts itself in `sleepers`, reads `epoch`, then re-reads the
 // members; the completer publishes the status, bumps `epoch`, then reads `sleepers`, all
 // seq_cst, so either the waiter sees the status or the completer sees the sleeper (and the
-// futex sees the new epoch).
+// futex sees the new epoch). A fast advance publishes no status: before it sleeps, the waiter
+// also counts in the `attention` of every member's timeline, so that a producer reaching a
+// member settles (publishes, bumps, wakes) at once, or the waiter's re-read sees its value.
 struct alignas(64) AnyBucket {
   std::atomic<std::uint32_t> epoch{0};
   std::atomic<std::uint32_t> sleepers{0};
