@@ -68,8 +68,8 @@ TEST_F(WakeStress, LazilySettledFencesCarryTheirAdvancesTimes) {
         auto f = t.fence_at(t.value() + 1 + rng() % 8);
         const std::int64_t call_ended = ns();
         if (!f.ok()) break;
-        if (rng() % 4 == 0) (void)f->wait(1ms);                  // sometimes asleep when reached
-        if (rng() % 8 == 0) (void)f->timestamp();               // sometimes stamped from the records
+        if (rng() % 4 == 0) (void)f->wait(1ms);    // sometimes asleep when reached
+        if (rng() % 8 == 0) (void)f->timestamp();  // sometimes stamped from the records
         if (held[c].size() < 200'000) held[c].push_back({std::move(*f), call_ended});
       }
     });
@@ -90,8 +90,8 @@ TEST_F(WakeStress, LazilySettledFencesCarryTheirAdvancesTimes) {
           stamp && stamp->time_since_epoch().count() >= low && stamp->time_since_epoch().count() <= high;
       if (!inside && failures++ < 5)
         ADD_FAILURE() << "fence at " << f.point() << ": timestamp "
-                      << (stamp ? std::to_string(stamp->time_since_epoch().count()) : "none") << " outside ["
-                      << low << ", " << high << "] (taken " << (taken_pending ? "pending" : "signaled") << ")";
+                      << (stamp ? std::to_string(stamp->time_since_epoch().count()) : "none") << " outside [" << low
+                      << ", " << high << "] (taken " << (taken_pending ? "pending" : "signaled") << ")";
     }
   EXPECT_EQ(failures, 0u);
   EXPECT_GT(checked, 1000u) << "too few reached fences to say anything";
