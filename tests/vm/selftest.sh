@@ -289,5 +289,18 @@ expect_output kernel-panic 'Kernel panic'
 expect timeout 4 --timeout 20 -- sleep 1000 || true
 expect_output timeout 'VM timed out after 20 s while running selftest-timeout'
 
+# The native sample tests' wrapper (retry-known-driver-crash.sh): only a SIGSEGV that the guest
+# kernel logged inside libvulkan_lvp.so during that run is retried, once.
+retry=$script_dir/retry-known-driver-crash.sh
+fake_driver_segfault='echo "selftest: segfault at 0 ip 1 sp 2 error 4 in libvulkan_lvp.so[1,2+3]" >/dev/kmsg'
+expect retry-other-crash 139 -- "$retry" sh -c 'kill -SEGV $$' || true
+expect_output retry-other-crash 'SIGSEGV outside the driver: not retried'
+expect retry-stale-driver-crash 139 -- sh -c "$fake_driver_segfault; \"\$0\" sh -c 'kill -SEGV \$\$'" "$retry" || true
+expect retry-driver-crash-once 0 -- "$retry" sh -c \
+  "test -e /tmp/once && exit 0; touch /tmp/once; $fake_driver_segfault; kill -SEGV \$\$" || true
+expect_output retry-driver-crash-once 'KNOWN DRIVER CRASH'
+expect retry-driver-crash-twice 139 -- "$retry" sh -c "$fake_driver_segfault; kill -SEGV \$\$" || true
+expect retry-other-status 5 -- "$retry" sh -c 'exit 5' || true
+
 echo "selftest: $passed passed, $failures failed (logs in $work)"
 ((failures == 0))
