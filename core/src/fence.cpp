@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <thread>
 
 #include "state.h"
 
@@ -81,9 +80,9 @@ enum class Place { first, last };
 bool hold_pending_locked(FenceState& f) noexcept {
   if (f.callbacks) return !value_reached(f, std::memory_order_seq_cst);  // counted already
   TimelineState& tl = *f.timeline;
-  tl.attention.fetch_add(1, std::memory_order_seq_cst);
+  raise_attention(tl);
   if (!value_reached(f, std::memory_order_seq_cst)) return true;
-  tl.attention.fetch_sub(1, std::memory_order_relaxed);
+  drop_attention(tl);
   return false;
 }
 
@@ -166,7 +165,7 @@ bool CallbackRegistration::cancel() noexcept {
       node->in_list = false;
       if (node->next == node) {
         f->callbacks = nullptr;
-        f->timeline->attention.fetch_sub(1, std::memory_order_relaxed);  // its last callback
+        drop_attention(*f->timeline);  // its last callback
       } else {
         node->prev->next = node->next;
         node->next->prev = node->prev;
@@ -301,10 +300,10 @@ Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
   // Asleep, the waiter needs the word published by the producer's own settle: it counts in
   // the timeline's `attention` (seq_cst, before it reads the value again) while it sleeps.
   struct Attention {
-    explicit Attention(TimelineState& t) noexcept : tl(t) { tl.attention.fetch_add(1, std::memory_order_seq_cst); }
+    explicit Attention(TimelineState& t) noexcept : tl(t) { raise_attention(tl); }
     Attention(const Attention&) = delete;
     Attention& operator=(const Attention&) = delete;
-    ~Attention() { tl.attention.fetch_sub(1, std::memory_order_release); }
+    ~Attention() { drop_attention(tl); }
     TimelineState& tl;
   } attention(tl);
   for (;;) {
@@ -424,7 +423,7 @@ Result<UniqueFd> Fence::pollable_fd() const {
         if (efd < 0) {
           // hold_pending_locked counted the fence in `attention` for the callback it was about
           // to get: it gets none.
-          if (!f.callbacks) f.timeline->attention.fetch_sub(1, std::memory_order_relaxed);
+          if (!f.callbacks) drop_attention(*f.timeline);
           return Error::from_errno(errno, "eventfd for a pending fence failed");
         }
         f.pollable_fd = efd;

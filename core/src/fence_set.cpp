@@ -51,12 +51,12 @@ std::size_t first_completed(std::span<const Fence> fences, std::memory_order ord
 class AttentionOfAll {
  public:
   explicit AttentionOfAll(std::span<const Fence> fences) noexcept : fences_(fences) {
-    for (const Fence& f : fences_) FenceAccess::state(f)->timeline->attention.fetch_add(1, std::memory_order_seq_cst);
+    for (const Fence& f : fences_) raise_attention(*FenceAccess::state(f)->timeline);
   }
   AttentionOfAll(const AttentionOfAll&) = delete;
   AttentionOfAll& operator=(const AttentionOfAll&) = delete;
   ~AttentionOfAll() {
-    for (const Fence& f : fences_) FenceAccess::state(f)->timeline->attention.fetch_sub(1, std::memory_order_release);
+    for (const Fence& f : fences_) drop_attention(*FenceAccess::state(f)->timeline);
   }
 
  private:

@@ -172,6 +172,12 @@ inline bool value_reached(const FenceState& f, std::memory_order order = std::me
 void timeline_acquire(TimelineState* timeline) noexcept;
 void timeline_release(TimelineState* timeline) noexcept;
 
+// The waiter's half of the `attention` handshake: raised (seq_cst) before the caller reads the
+// value again, so that either the producer's seq_cst read after its store sees it, or the
+// caller sees the value. Dropped whenever the reason is gone.
+inline void raise_attention(TimelineState& tl) noexcept { tl.attention.fetch_add(1, std::memory_order_seq_cst); }
+inline void drop_attention(TimelineState& tl) noexcept { tl.attention.fetch_sub(1, std::memory_order_release); }
+
 inline bool value_reached(const FenceState& f, std::memory_order order) noexcept {
   return f.timeline->value.load(order) >= f.point;
 }

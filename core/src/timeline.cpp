@@ -115,7 +115,7 @@ FenceState* unlink_min(TimelineState& tl) noexcept {
       n->in_list = false;
       n = n->next == f->callbacks ? nullptr : n->next;
     }
-    tl.attention.fetch_sub(1, std::memory_order_relaxed);  // the fence's callbacks leave with it
+    drop_attention(tl);  // the fence's callbacks leave with it
   }
   return f;
 }
@@ -604,7 +604,7 @@ Result<int> Timeline::event_fd() const {
     if (efd < 0) return Error::from_errno(errno, "eventfd for timeline '" + tl.name + "' failed");
     tl.event_fd.store(efd, std::memory_order_release);
     // From now on every advance settles and writes it (for as long as the timeline lives).
-    tl.attention.fetch_add(1, std::memory_order_seq_cst);
+    raise_attention(tl);
   }
   return efd;
 }
