@@ -290,12 +290,16 @@ Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
   if (budget > kMinSpinNs)
     tl.spin_budget_ns.store(std::max(budget - budget / 8, kMinSpinNs), std::memory_order_relaxed);
 
-  // A wait that ended asleep but sooner than sleeping is worth (kMaxSpinNs) teaches the budget
-  // too: without it, two threads that answer each other slowly because both sleep would never
-  // find out that spinning, on both sides, answers in a fraction of a microsecond.
-  auto learn_from_sleep = [&] {
+  // A wait that ended asleep teaches the budget too, when the fence completed sooner after the
+  // spin began than sleeping is worth (kMaxSpinNs): without it, two threads that answer each
+  // other slowly because both sleep would never find out that spinning, on both sides, answers
+  // in a fraction of a microsecond. When it completed is its timestamp, not when this thread
+  // woke: in a VM a wake takes 50 us to over a millisecond, so judging by the wake taught
+  // nothing there, and a fence round trip, once one side had slept, went on sleeping on both
+  // sides (~15,000 futex calls per 1.2M trips here; ~4,000 judged by the timestamp).
+  auto learn_from_sleep = [&](std::int64_t completed_ns) {
     if (budget == 0) return;  // one CPU: nothing to learn
-    if (const std::int64_t took = monotonic_now_ns() - spin_start; took < kMaxSpinNs) learn(took);
+    if (const std::int64_t took = completed_ns - spin_start; took < kMaxSpinNs) learn(took);
   };
   // Asleep, the waiter needs the word published by the producer's own settle: it counts in
   // the timeline's `attention` (seq_cst, before it reads the value again) while it sleeps.
@@ -309,11 +313,11 @@ Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
   for (;;) {
     word = f.word.load(std::memory_order_seq_cst);
     if ((word & kStatusMask) != kPending) {
-      learn_from_sleep();
+      learn_from_sleep(f.timestamp_ns);  // written before the status was published
       return completed_result(f, word);
     }
     if (value_reached(f, std::memory_order_seq_cst)) {
-      learn_from_sleep();
+      learn_from_sleep(monotonic_now_ns());  // seen, not woken: now is when
       return WaitStatus::signaled;
     }
     if (!(word & kSleepers)) {
