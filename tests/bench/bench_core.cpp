@@ -395,8 +395,19 @@ class RoundTripRig {
     });
   }
 
+  // The same, asking for the answer's fence only after signaling (the partner answers as in
+  // fence_block): when the answer is there first, the fence is born signaled. This order is
+  // where waits in a VM used to fall asleep in chains.
+  double fence_signal_first_block() {
+    return block(kFenceSignalFirst, [this] {
+      if (!to_partner_.advance(1).ok()) return false;
+      auto back = to_main_.fence_at(++fence_sent_);
+      return back.ok() && signaled(back->wait(kDeadline));
+    });
+  }
+
  private:
-  enum : std::uint32_t { kIdle, kRaw, kFence, kAtomic, kFloor, kRawTwoLines, kStop = 0xffffffff };
+  enum : std::uint32_t { kIdle, kRaw, kFence, kAtomic, kFloor, kRawTwoLines, kFenceSignalFirst, kStop = 0xffffffff };
   // The main thread's side of a raw trip, and the partner's answer (false: told to stop).
   template <bool Split>
   bool raw_trip(RawChannel<Split>& channel, std::uint64_t trip) const {
@@ -462,7 +473,7 @@ class RoundTripRig {
           if (reached && command_.load(std::memory_order_acquire) != kStop) floor_to_main_.signal();
           FloorChannel::drop(f);
           if (!reached) break;
-        } else {
+        } else {  // kFence, kFenceSignalFirst
           auto f = to_partner_.fence_at(++fence_seen);
           // Late or failed: leave, and the main thread's block fails (it checks `gone_`).
           if (!f.ok() || !signaled(f->wait(kDeadline)) || command_.load(std::memory_order_acquire) == kStop ||
@@ -517,6 +528,9 @@ void BM_Paired_FloorVsRawSpin(benchmark::State& state) {
 }
 // Fences vs the raw trip with one cache line per direction, and that trip vs the one-line raw
 // spin (the judged baseline): what the second line costs by itself.
+void BM_Paired_RoundTripSignalFirst(benchmark::State& state) {
+  paired_trips(state, &RoundTripRig::raw_block, &RoundTripRig::fence_signal_first_block);
+}
 void BM_Paired_RoundTripVsRawTwoLines(benchmark::State& state) {
   paired_trips(state, &RoundTripRig::raw_two_lines_block, &RoundTripRig::fence_block);
 }
@@ -607,6 +621,7 @@ BENCHMARK(BM_Paired_RoundTripVsAtomicWait)->UseRealTime();
 BENCHMARK(BM_Paired_RoundTripVsFloor)->UseRealTime();
 BENCHMARK(BM_Paired_FloorVsRawSpin)->UseRealTime();
 BENCHMARK(BM_Paired_RoundTripVsRawTwoLines)->UseRealTime();
+BENCHMARK(BM_Paired_RoundTripSignalFirst)->UseRealTime();
 BENCHMARK(BM_Paired_RawTwoLinesVsOneLine)->UseRealTime();
 BENCHMARK(BM_Paired_PendingScaling)->Arg(1'000'000)->UseRealTime();
 BENCHMARK(BM_Paired_WaitAll64)->UseRealTime();
@@ -653,6 +668,7 @@ int main(int argc, char** argv) {
       {"  that floor vs raw spinning ping-pong", "BM_Paired_FloorVsRawSpin/real_time", 0},
       {"  round trip vs raw ping-pong, one line per direction", "BM_Paired_RoundTripVsRawTwoLines/real_time", 0},
       {"  raw ping-pong: one line per direction vs one line", "BM_Paired_RawTwoLinesVsOneLine/real_time", 0},
+      {"  round trip, fence_at after signaling, vs raw ping-pong", "BM_Paired_RoundTripSignalFirst/real_time", 0},
       {"wait_any on 64 vs one fence, woken", "BM_Paired_WaitAny64/real_time", 2.0},
       {"wait_all on 64 signaled vs 64 waits", "BM_Paired_WaitAll64/real_time", 1.2},
       {"fence_at+advance+release: 1M vs 1k pending", "BM_Paired_PendingScaling/1000000/real_time", 1.1},
