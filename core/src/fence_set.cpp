@@ -163,14 +163,15 @@ Result<WaitAnyResult> FenceSet::wait_any(std::chrono::nanoseconds timeout) const
   const std::int64_t budget = spinning_can_pay() ? tl.spin_budget_ns.load(std::memory_order_relaxed) : 0;
   const std::int64_t spin_start = monotonic_now_ns();
   const std::int64_t spin_end = std::min(spin_start + budget, deadline_ns);
+  // As Fence::wait: a win after `took` ns sets the budget to twice that.
+  auto learn = [&tl, budget](std::int64_t took) {
+    const std::int64_t learned = std::clamp(std::max(budget, 2 * took), kMinSpinNs, kMaxSpinNs);
+    if (learned != budget) tl.spin_budget_ns.store(learned, std::memory_order_relaxed);
+  };
   for (unsigned k = 0; budget > 0; ++k) {
     done = first_completed(fences_, std::memory_order_acquire);
     if (done != kNone) {
-      if (k >= 16) {
-        const std::int64_t took = monotonic_now_ns() - spin_start;
-        const std::int64_t learned = std::clamp(std::max(budget, 2 * took), kMinSpinNs, kMaxSpinNs);
-        if (learned != budget) tl.spin_budget_ns.store(learned, std::memory_order_relaxed);
-      }
+      if (k >= 16) learn(monotonic_now_ns() - spin_start);
       return WaitAnyResult{WaitStatus::signaled, done};
     }
     SYNCBRIDGE_CPU_RELAX();
@@ -204,7 +205,17 @@ Result<WaitAnyResult> FenceSet::wait_any(std::chrono::nanoseconds timeout) const
     if (done == kNone && (deadline_ns == kNoDeadline || monotonic_now_ns() < deadline_ns))
       futex_wait(&bucket.epoch, epoch, deadline_ns);  // EINTR, EAGAIN and ETIMEDOUT loop back
     bucket.sleepers.fetch_sub(1, std::memory_order_relaxed);
-    if (done != kNone) return WaitAnyResult{WaitStatus::signaled, done};
+    if (done != kNone) {
+      // A wait that ended asleep learns too, as Fence::wait's: from when the member completed
+      // (its timestamp, once published), not from a VM's slow wake.
+      if (budget > 0) {
+        const FenceState& member = *FenceAccess::state(fences_[done]);
+        const bool published = (member.word.load(std::memory_order_acquire) & kStatusMask) != kPending;
+        const std::int64_t took = (published ? member.timestamp_ns : monotonic_now_ns()) - spin_start;
+        if (took < kMaxSpinNs) learn(took);
+      }
+      return WaitAnyResult{WaitStatus::signaled, done};
+    }
     if (deadline_ns != kNoDeadline && monotonic_now_ns() >= deadline_ns) return WaitAnyResult{WaitStatus::timed_out, 0};
   }
 }
