@@ -296,7 +296,7 @@ Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
   // in a fraction of a microsecond. When it completed is its timestamp, not when this thread
   // woke: in a VM a wake takes 50 us to over a millisecond, so judging by the wake taught
   // nothing there, and a fence round trip, once one side had slept, went on sleeping on both
-  // sides (~15,000 futex calls per 1.2M trips here; ~4,000 judged by the timestamp).
+  // sides (README: 5-10x the futex calls).
   auto learn_from_sleep = [&](std::int64_t completed_ns) {
     if (budget == 0) return;  // one CPU: nothing to learn
     if (const std::int64_t took = completed_ns - spin_start; took < kMaxSpinNs) learn(took);
