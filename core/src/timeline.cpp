@@ -189,7 +189,6 @@ bool recorded_time(const TimelineState& tl, std::uint64_t point, std::uint64_t& 
 // the value, as they count in `attention`.
 void settle(TimelineState& tl, CompletedBatch& batch, bool quiet) noexcept {
   const std::uint64_t value = tl.value.load(std::memory_order_acquire);
-  if (!tl.min || tl.min->point > value) return;  // nothing reached since the last settle
   FenceState* first = nullptr;
   // Read only when a timestamp is needed: they sit on the producer's cache line.
   std::uint64_t seq = 0, newest = 0;

@@ -526,11 +526,12 @@ void BM_Paired_RoundTripVsFloor(benchmark::State& state) {
 void BM_Paired_FloorVsRawSpin(benchmark::State& state) {
   paired_trips(state, &RoundTripRig::raw_block, &RoundTripRig::floor_block);
 }
-// Fences vs the raw trip with one cache line per direction, and that trip vs the one-line raw
-// spin (the judged baseline): what the second line costs by itself.
+// The round trip in the other order: signal, then ask for the answer's fence (unjudged).
 void BM_Paired_RoundTripSignalFirst(benchmark::State& state) {
   paired_trips(state, &RoundTripRig::raw_block, &RoundTripRig::fence_signal_first_block);
 }
+// Fences vs the raw trip with one cache line per direction, and that trip vs the one-line raw
+// spin (the judged baseline): what the second line costs by itself.
 void BM_Paired_RoundTripVsRawTwoLines(benchmark::State& state) {
   paired_trips(state, &RoundTripRig::raw_two_lines_block, &RoundTripRig::fence_block);
 }

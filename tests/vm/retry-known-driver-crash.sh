@@ -13,8 +13,9 @@ if [[ $# -eq 0 ]]; then
   exit 2
 fi
 
+driver_segfault='segfault at .* in libvulkan_lvp\.so'
 driver_segfaults() {
-  dmesg 2>/dev/null | grep -Ec 'segfault at .* in libvulkan_lvp\.so'
+  dmesg 2>/dev/null | grep -Ec "${driver_segfault}"
 }
 
 before=$(driver_segfaults)
@@ -28,7 +29,7 @@ if [[ $(driver_segfaults) -le ${before} ]]; then
   echo "retry-known-driver-crash: SIGSEGV outside the driver: not retried" >&2
   exit "${rc}"
 fi
-dmesg | grep -E 'segfault at .* in libvulkan_lvp\.so' | tail -n 1 >&2
+dmesg | grep -E "${driver_segfault}" | tail -n 1 >&2
 echo "retry-known-driver-crash: KNOWN DRIVER CRASH (lavapipe segfault inside libvulkan_lvp.so)," \
   "running the command once more" >&2
 "$@"
