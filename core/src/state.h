@@ -116,9 +116,10 @@ struct AdvanceRecord {
   std::atomic<std::uint64_t> value{0};
   std::atomic<std::int64_t> time_ns{0};
 };
-// Ring of records not yet consumed by a settle. A producer settles itself after kSettleEvery
-// fast advances, so at most that many are unconsumed and a slot is never rewritten while a
-// settle may read it.
+// Ring of records not yet consumed by a settle. Every kSettleEvery fast advances a producer
+// consumes them: it settles itself, or skips that when the consumers' settles have left nothing
+// its earlier advances reached (see settled_through). Either way at most kSettleEvery are
+// unconsumed, and a slot is never rewritten while a settle may read it.
 inline constexpr std::uint64_t kRecordSlots = 32;
 inline constexpr unsigned kSettleEvery = kRecordSlots / 2;
 // Dead fence states a timeline keeps for reuse (each with its timeline reference).
@@ -142,10 +143,12 @@ struct TimelineState {
   std::uint64_t priority_seed = 0;
   std::string name;
   // What producers touch under `producer`. Records up to `consumed_seq` are consumed: a
-  // producer's own settle consumes all of them (a consumer's needs none consumed).
+  // producer's own settle consumes all of them (a consumer's needs none consumed), and so does a
+  // producer that finds `settled_through` at or past the value its advance started from.
+  // Written under `producer` only; atomic because settles read it under `lock` alone.
   alignas(64) TimelineLock producer;
   unsigned fast_since_settle = 0;
-  std::uint64_t consumed_seq = 0;
+  std::atomic<std::uint64_t> consumed_seq{0};
   std::atomic<std::uint64_t> record_seq{0};  // the newest record; release-stored after it
   AdvanceRecord records[kRecordSlots];
   // Unwrapped; stored (seq_cst) under `producer`, before its record. Waiters spin on it; a
@@ -156,6 +159,13 @@ struct TimelineState {
   std::atomic<std::uint32_t> attention{0};
   // Written by waiters (rarely: only when it changes).
   alignas(64) std::atomic<std::int64_t> spin_budget_ns{4000};
+  // Written by every settle, under `lock` (release): no pending fence sits at or below this
+  // point, and none ever will (fence_at inserts only above the value). A producer reads it
+  // (acquire) every kSettleEvery advances: when the consumers' settles have taken out all that
+  // its earlier advances reached, their records are no longer needed and it skips its own
+  // settle, so a producer and a consumer in step never meet on `lock` (README: the round trip).
+  // On the waiters' line: settles run on the consumers' side.
+  std::atomic<std::uint64_t> settled_through{0};
   ~TimelineState();
 };
 

@@ -207,7 +207,7 @@ void settle(TimelineState& tl, CompletedBatch& batch, bool quiet) noexcept {
     if (!unheld) {
       if (newest == 0) {
         newest = tl.record_seq.load(std::memory_order_acquire);
-        seq = tl.consumed_seq + 1;
+        seq = tl.consumed_seq.load(std::memory_order_acquire) + 1;
       }
       // Its advance may not have written its record yet (a producer in the middle of one):
       // left for a later settle. The producer's own settles and close() hold the producer
@@ -217,6 +217,11 @@ void settle(TimelineState& tl, CompletedBatch& batch, bool quiet) noexcept {
     take_min(tl, when, 0, batch);
     if (!first) first = f;
   }
+  // Whatever stopped the loop (a fence with callbacks, a record not yet written) is still
+  // pending at its point; below it, or up to the value, nothing is.
+  const std::uint64_t through = tl.min && tl.min->point <= value ? tl.min->point - 1 : value;
+  if (through > tl.settled_through.load(std::memory_order_relaxed))
+    tl.settled_through.store(through, std::memory_order_release);
   publish(first);
 }
 
@@ -226,7 +231,7 @@ std::int64_t reached_time_locked(const TimelineState& tl, std::uint64_t point) n
   // The producer that stored the value writes its record next, without this lock: a few
   // stores away, unless it was preempted in between.
   for (unsigned i = 0;; ++i) {
-    std::uint64_t seq = tl.consumed_seq + 1;
+    std::uint64_t seq = tl.consumed_seq.load(std::memory_order_acquire) + 1;
     std::int64_t when = 0;
     if (recorded_time(tl, point, seq, tl.record_seq.load(std::memory_order_acquire), when)) return when;
     if (i < 64)
@@ -343,6 +348,7 @@ Result<Timeline> Timeline::create(TimelineOptions options) {
   state->name = std::move(options.name);
   state->priority_seed = next_seed();
   state->value.store(options.initial_value, std::memory_order_relaxed);
+  state->settled_through.store(options.initial_value, std::memory_order_relaxed);
   return Timeline(state);
 }
 
@@ -473,11 +479,21 @@ Result<void> move_forward(TimelineState* state, StepFor step_for) {
       record.time_ns.store(monotonic_now_ns(), std::memory_order_relaxed);
       tl.record_seq.store(seq, std::memory_order_release);
       if (needed || ++tl.fast_since_settle >= kSettleEvery) {
-        std::lock_guard guard(tl.lock);
-        settle(tl, batch, false);
-        tl.consumed_seq = seq;
-        tl.fast_since_settle = 0;
-        settled = true;
+        if (!needed && tl.settled_through.load(std::memory_order_acquire) >= value) {
+          // The consumers settled all that the advances before this one reached: only this
+          // record may still be needed. A settle that reads records (under `lock`) read a
+          // value at or past one this producer stored after its last skip, so it sees this
+          // consumed_seq or a later one, and no skip can follow while it runs (the fence it
+          // reads for sits above settled_through): the ring's slots it reads stay intact.
+          tl.consumed_seq.store(seq - 1, std::memory_order_release);
+          tl.fast_since_settle = 1;
+        } else {
+          std::lock_guard guard(tl.lock);
+          settle(tl, batch, false);
+          tl.consumed_seq.store(seq, std::memory_order_release);
+          tl.fast_since_settle = 0;
+          settled = true;
+        }
       }
     }
   }
@@ -533,7 +549,7 @@ void Timeline::close(int error_errno) noexcept {
     if (tl.closed.exchange(true, std::memory_order_acq_rel)) return;
     // What the value reached is signaled (with the time of its advance); the rest errors.
     settle(tl, batch, false);
-    tl.consumed_seq = tl.record_seq.load(std::memory_order_relaxed);
+    tl.consumed_seq.store(tl.record_seq.load(std::memory_order_relaxed), std::memory_order_release);
     FenceState* first_errored = nullptr;
     if (tl.min) {
       const std::int64_t now = monotonic_now_ns();

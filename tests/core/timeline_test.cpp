@@ -235,6 +235,31 @@ TEST_F(TimelineTest, ManyFastAdvancesInARowKeepEveryTimestamp) {
   EXPECT_EQ(t.pending_count(), 0u);
 }
 
+// A consumer in step with its producer (fence_at the next point before every advance) settles
+// the pending set on each call, so every 16 advances the producer finds nothing that its earlier
+// advances reached and skips its own settle (settled_through): the records it then counts as
+// consumed must be the ones no held fence needs. Every fence is held, so each needs its
+// advance's record, read by the next fence_at's settle.
+TEST_F(TimelineTest, AProducerInStepWithItsConsumerKeepsEveryTimestamp) {
+  auto t = make_core_timeline();
+  constexpr std::uint64_t kSteps = 200;  // a dozen skips, the ring lapped six times
+  std::vector<std::pair<Fence, std::pair<MonotonicTime, MonotonicTime>>> held;
+  for (std::uint64_t p = 1; p <= kSteps; ++p) {
+    Fence f = fence_at(t, p);
+    const auto before = std::chrono::steady_clock::now();
+    SB_ASSERT_OK(t.advance());
+    const auto after = std::chrono::steady_clock::now();
+    held.push_back({std::move(f), {before, after}});
+  }
+  for (const auto& [f, window] : held) {
+    const auto stamp = f.timestamp();
+    ASSERT_TRUE(stamp.has_value()) << f.point();
+    EXPECT_GE(*stamp, window.first) << "fence " << f.point() << " stamped by an earlier advance";
+    EXPECT_LE(*stamp, window.second) << "fence " << f.point() << " stamped by a later advance";
+  }
+  EXPECT_EQ(t.pending_count(), 0u);
+}
+
 // Fence states that die in the pending set are kept for reuse: a reused one must carry nothing
 // of its past (deadline hint, status, callbacks).
 TEST_F(TimelineTest, ReusedFenceStatesStartClean) {
