@@ -481,10 +481,12 @@ Result<void> move_forward(TimelineState* state, StepFor step_for) {
       if (needed || ++tl.fast_since_settle >= kSettleEvery) {
         if (!needed && tl.settled_through.load(std::memory_order_acquire) >= value) {
           // The consumers settled all that the advances before this one reached: only this
-          // record may still be needed. A settle that reads records (under `lock`) read a
-          // value at or past one this producer stored after its last skip, so it sees this
-          // consumed_seq or a later one, and no skip can follow while it runs (the fence it
-          // reads for sits above settled_through): the ring's slots it reads stay intact.
+          // record may still be needed. The ring stays intact for a settle that reads records
+          // meanwhile (under `lock`, so settled_through holds still): it reads them for a
+          // reached fence above settled_through, so above the value this advance started
+          // from, and this record stays unconsumed for it. This producer's next decision cannot
+          // skip (its starting value is past that fence) and waits for `lock`, so fewer than
+          // kRecordSlots records follow whichever consumed_seq that settle read.
           tl.consumed_seq.store(seq - 1, std::memory_order_release);
           tl.fast_since_settle = 1;
         } else {
