@@ -146,8 +146,8 @@ struct TimelineState {
   // producer's own settle consumes all of them (a consumer's needs none consumed), and so does a
   // producer that finds `settled_through` at or past the value its advance started from.
   // Written under `producer` only; atomic because settles read it under `lock` alone.
+  // record_seq - consumed_seq is how many records are unconsumed.
   alignas(64) TimelineLock producer;
-  unsigned fast_since_settle = 0;
   std::atomic<std::uint64_t> consumed_seq{0};
   std::atomic<std::uint64_t> record_seq{0};  // the newest record; release-stored after it
   AdvanceRecord records[kRecordSlots];

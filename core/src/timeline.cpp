@@ -478,7 +478,8 @@ Result<void> move_forward(TimelineState* state, StepFor step_for) {
       record.value.store(target, std::memory_order_relaxed);
       record.time_ns.store(monotonic_now_ns(), std::memory_order_relaxed);
       tl.record_seq.store(seq, std::memory_order_release);
-      if (needed || ++tl.fast_since_settle >= kSettleEvery) {
+      // Unconsumed records, this one included: consumed_seq is written by this side only.
+      if (needed || seq - tl.consumed_seq.load(std::memory_order_relaxed) >= kSettleEvery) {
         if (!needed && tl.settled_through.load(std::memory_order_acquire) >= value) {
           // The consumers settled all that the advances before this one reached: only this
           // record may still be needed. The ring stays intact for a settle that reads records
@@ -488,12 +489,10 @@ Result<void> move_forward(TimelineState* state, StepFor step_for) {
           // skip (its starting value is past that fence) and waits for `lock`, so fewer than
           // kRecordSlots records follow whichever consumed_seq that settle read.
           tl.consumed_seq.store(seq - 1, std::memory_order_release);
-          tl.fast_since_settle = 1;
         } else {
           std::lock_guard guard(tl.lock);
           settle(tl, batch, false);
           tl.consumed_seq.store(seq, std::memory_order_release);
-          tl.fast_since_settle = 0;
           settled = true;
         }
       }
