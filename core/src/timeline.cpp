@@ -135,9 +135,9 @@ void take_min(TimelineState& tl, std::int64_t timestamp_ns, std::int32_t error, 
 }
 
 // Under the lock: keeps the state of a fence that nobody holds (it was reached while only the
-// treap held it), with its timeline reference, for the next fence_at: a producer and a
-// consumer in step reuse a few states instead of a malloc, a free and two reference counts
-// per fence. Drained by close().
+// treap held it), with its timeline reference, for the next fence_at: a consumer a few points
+// ahead of its producer reuses a few states instead of a malloc, a free and two reference
+// counts per fence (one in step re-arms its fence in place: see rearm). Drained by close().
 bool pool_has_room(const TimelineState& tl) noexcept { return tl.pooled < kPooledStates; }
 
 void pool_put(TimelineState& tl, FenceState* f) noexcept {
@@ -150,6 +150,32 @@ void pool_put(TimelineState& tl, FenceState* f) noexcept {
   f->parent = tl.pool;
   tl.pool = f;
   ++tl.pooled;
+}
+
+// Under the lock: the set's only fence, when the value has reached it and nobody holds it (the
+// set's reference is the last: a callback holds one too), else null. This is where a consumer
+// in step with its producer finds the set on every fence_at: the fence it waited for, released.
+FenceState* lone_reached_unheld(const TimelineState& tl, std::uint64_t value) noexcept {
+  FenceState* f = tl.min;
+  if (!f || f != tl.root || f->right || f->point > value) return nullptr;
+  // Acquire: whoever dropped the other references is done with it.
+  return f->refs.load(std::memory_order_acquire) == 1 ? f : nullptr;
+}
+
+// Under the lock: turns the lone reached, unheld fence into the pending fence at `position`
+// (above `value`) for a new caller, where it stands: what settling it into the pool and taking
+// it back out to insert would do, without unlinking and relinking the treap. Nobody can reach
+// it meanwhile but through the lock (no reference, no callback): its old point is unobservable.
+void rearm(TimelineState& tl, FenceState* f, std::uint64_t position, std::uint64_t value) noexcept {
+  if (f->deadline_ns <= tl.earliest_deadline_ns) tl.deadline_summary_stale = true;
+  f->word.store(kPending, std::memory_order_relaxed);  // drops stale wait_any bits
+  f->deadline_ns = kNoDeadline;
+  f->point = position;
+  f->priority = mix_priority(position, tl.priority_seed);
+  f->refs.store(2, std::memory_order_relaxed);  // the set's and the caller's
+  // As a settle would publish: below the new point, nothing is pending.
+  if (value > tl.settled_through.load(std::memory_order_relaxed))
+    tl.settled_through.store(value, std::memory_order_release);
 }
 
 FenceState* pool_take(TimelineState& tl) noexcept {
@@ -410,7 +436,15 @@ Result<Fence> Timeline::fence_at(std::uint64_t point) {
     guard.unlock();
     return closed_error(tl);
   }
+  // A consumer in step with its producer: the set holds only the fence this caller waited for.
+  if (const std::uint64_t value = tl.value.load(std::memory_order_relaxed); !place(value, position)) {
+    if (FenceState* lone = lone_reached_unheld(tl, value)) {
+      rearm(tl, lone, position, value);
+      return Fence(lone);
+    }
+  }
   settled.run();
+  // Read again: the point must stay above what the settle saw reached (settled_through).
   if (place(tl.value.load(std::memory_order_relaxed), position)) {
     guard.unlock();
     return born_signaled(position);

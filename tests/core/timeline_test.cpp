@@ -286,6 +286,45 @@ TEST_F(TimelineTest, ReusedFenceStatesStartClean) {
   EXPECT_EQ(t.pending_count(), 0u);
 }
 
+// A consumer in step with its producer finds the pending set holding only the fence it waited
+// for, reached and released: fence_at turns that state into the next point's fence where it
+// stands. Only when it is the set's only fence: beside other pending points, moving it would
+// break the set's order (fence_at(5) would no longer find the held fence at 5).
+TEST_F(TimelineTest, AReachedReleasedFenceBesideOthersKeepsThePointOrder) {
+  auto t = make_core_timeline();
+  Fence five = fence_at(t, 5);
+  { Fence one = fence_at(t, 1); }  // only the pending set holds it now
+  SB_ASSERT_OK(t.advance());       // reaches 1, settles nothing
+  Fence ten = fence_at(t, 10);
+  Fence three = fence_at(t, 3);
+  EXPECT_TRUE(fence_at(t, 5) == five) << "the held fence at 5 is no longer found";
+  EXPECT_EQ(t.pending_count(), 3u);
+  SB_ASSERT_OK(t.signal_to(4));
+  EXPECT_EQ(three.status(), FenceStatus::signaled);
+  EXPECT_EQ(t.pending_count(), 2u) << "3 left the set, and only 3";
+  SB_ASSERT_OK(t.signal_to(5));
+  EXPECT_EQ(t.pending_count(), 1u) << "5 left the set, and only 5";
+  EXPECT_EQ(ten.status(), FenceStatus::pending);
+  SB_ASSERT_OK(t.signal_to(10));
+  EXPECT_EQ(t.pending_count(), 0u);
+  EXPECT_EQ(ten.point(), 10u);
+}
+
+// The fence a consumer in step takes over must be its own: one somebody still holds (the
+// waiter that has not dropped it yet, a copy) keeps its point and its status.
+TEST_F(TimelineTest, AReachedFenceStillHeldIsNotReusedForTheNextPoint) {
+  auto t = make_core_timeline();
+  Fence first = fence_at(t, 1);
+  SB_ASSERT_OK(t.advance());
+  Fence second = fence_at(t, 2);
+  EXPECT_FALSE(first == second);
+  EXPECT_EQ(first.point(), 1u);
+  EXPECT_EQ(first.status(), FenceStatus::signaled);
+  EXPECT_TRUE(first.timestamp().has_value());
+  EXPECT_EQ(second.status(), FenceStatus::pending);
+  EXPECT_EQ(t.pending_count(), 1u);
+}
+
 // A reached fence's deadline hint stops counting at once, though the fence may still sit in the
 // pending set until the next settle.
 TEST_F(TimelineTest, EarliestDeadlineForgetsAFenceTheValueReached) {
