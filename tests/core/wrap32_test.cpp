@@ -27,6 +27,24 @@ TEST_F(Wrap32Test, PointsAcrossTheBoundaryStayPendingUntilReached) {
   EXPECT_EQ(after.point(), 3u);
 }
 
+// A consumer in step gets the fence it dropped back, re-armed at the next point: across the
+// boundary that point is stored unwrapped, so it stays pending until the value reaches it.
+TEST_F(Wrap32Test, AConsumerInStepAcrossTheBoundaryWaitsForEachPoint) {
+  auto t = make_core_timeline({.name = "wrap", .wrap32 = true, .initial_value = kU32Max - 2});
+  for (int i = 0; i < 6; ++i) {
+    const std::uint64_t next = (t.value() + 1) & kU32Max;
+    Fence f = fence_at(t, next);
+    EXPECT_EQ(f.point(), next);
+    EXPECT_EQ(f.status(), FenceStatus::pending) << "point " << next;
+    SB_ASSERT_OK(t.advance());
+    EXPECT_EQ(f.status(), FenceStatus::signaled) << "point " << next;
+  }
+  EXPECT_EQ(t.value(), 3u);
+  Fence last = fence_at(t, 4);
+  EXPECT_EQ(last.status(), FenceStatus::pending);
+  EXPECT_EQ(t.pending_count(), 1u);
+}
+
 TEST_F(Wrap32Test, KernelComparisonHalfRange) {
   // As the kernel: p is reached when (int32_t)(p - value) <= 0.
   auto t = make_core_timeline({.wrap32 = true, .initial_value = 10});
