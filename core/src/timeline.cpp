@@ -152,6 +152,14 @@ void pool_put(TimelineState& tl, FenceState* f) noexcept {
   ++tl.pooled;
 }
 
+// Under the lock: nothing is pending at or below `through`, and nothing will be (fence_at
+// inserts only above the value). Stored only when it rises: the producer reads this line, and
+// a store that changed nothing would still take the line from it.
+void publish_settled_through(TimelineState& tl, std::uint64_t through) noexcept {
+  if (through > tl.settled_through.load(std::memory_order_relaxed))
+    tl.settled_through.store(through, std::memory_order_release);
+}
+
 // Under the lock: the set's only fence, when the value has reached it and nobody holds it (the
 // set's reference is the last: a callback holds one too), else null. This is where a consumer
 // in step with its producer finds the set on every fence_at: the fence it waited for, released.
@@ -174,8 +182,7 @@ void rearm(TimelineState& tl, FenceState* f, std::uint64_t position, std::uint64
   f->priority = mix_priority(position, tl.priority_seed);
   f->refs.store(2, std::memory_order_relaxed);  // the set's and the caller's
   // As a settle would publish: below the new point, nothing is pending.
-  if (value > tl.settled_through.load(std::memory_order_relaxed))
-    tl.settled_through.store(value, std::memory_order_release);
+  publish_settled_through(tl, value);
 }
 
 FenceState* pool_take(TimelineState& tl) noexcept {
@@ -245,9 +252,7 @@ void settle(TimelineState& tl, CompletedBatch& batch, bool quiet) noexcept {
   }
   // Whatever stopped the loop (a fence with callbacks, a record not yet written) is still
   // pending at its point; below it, or up to the value, nothing is.
-  const std::uint64_t through = tl.min && tl.min->point <= value ? tl.min->point - 1 : value;
-  if (through > tl.settled_through.load(std::memory_order_relaxed))
-    tl.settled_through.store(through, std::memory_order_release);
+  publish_settled_through(tl, tl.min && tl.min->point <= value ? tl.min->point - 1 : value);
   publish(first);
 }
 
