@@ -38,14 +38,17 @@ class WakeStress : public FdLeakCheckedTest {};
 // at a point already reached is born signaled, at the time of the call.)
 TEST_F(WakeStress, LazilySettledFencesCarryTheirAdvancesTimes) {
   auto t = make_core_timeline({.name = "stamps"});
-  const auto until = std::chrono::steady_clock::now() + stress_duration();
   constexpr std::uint64_t kMaxAdvances = 2'000'000;
+  // However late the producer gets a CPU (one CPU, a loaded machine), it makes this many.
+  constexpr std::uint64_t kMinAdvances = 20'000;
   std::vector<std::int64_t> before(kMaxAdvances + 1), after(kMaxAdvances + 1);
   std::atomic<std::uint64_t> advanced{0};
   std::atomic<bool> done{false};
   auto ns = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
+  const auto until = std::chrono::steady_clock::now() + stress_duration();
   std::thread producer([&] {
-    for (std::uint64_t v = 1; v <= kMaxAdvances && std::chrono::steady_clock::now() < until; ++v) {
+    for (std::uint64_t v = 1; v <= kMaxAdvances && (v <= kMinAdvances || std::chrono::steady_clock::now() < until);
+         ++v) {
       before[v] = ns();
       EXPECT_TRUE(t.advance().ok());
       after[v] = ns();
