@@ -73,17 +73,14 @@ Error empty_fence_error(const char* what) {
 
 enum class Place { first, last };
 
-// Under the timeline lock, on a fence whose word says pending: whether it is still pending and
-// will stay so until a settle under this lock publishes it. A fence with callbacks counts in
-// the timeline's `attention` (raised here first, seq_cst, before the value is read), so the
-// producer that reaches it settles at once and runs them.
+// Under both timeline locks (`producer` first), on a fence whose word says pending: whether it
+// is still pending and will stay so until a settle under `lock` publishes it. A fence with
+// callbacks counts in the timeline's `attention`, so the producer that reaches it settles at
+// once and runs them; no producer can store the value while this holds `producer`.
 bool hold_pending_locked(FenceState& f) noexcept {
-  if (f.callbacks) return !value_reached(f, std::memory_order_seq_cst);  // counted already
-  TimelineState& tl = *f.timeline;
-  raise_attention(tl);
-  if (!value_reached(f, std::memory_order_seq_cst)) return true;
-  drop_attention(tl);
-  return false;
+  if (value_reached(f, std::memory_order_relaxed)) return false;
+  if (!f.callbacks) raise_attention_producer_held(*f.timeline);  // else counted already
+  return true;
 }
 
 // Under the timeline lock, after hold_pending_locked said yes: queues `node` on the fence's
@@ -302,7 +299,8 @@ Result<WaitStatus> wait_pending(FenceState& f, Deadline deadline) {
     if (const std::int64_t took = completed_ns - spin_start; took < kMaxSpinNs) learn(took);
   };
   // Asleep, the waiter needs the word published by the producer's own settle: it counts in
-  // the timeline's `attention` (seq_cst, before it reads the value again) while it sleeps.
+  // the timeline's `attention` (raised under `producer`, before it reads the value again) while
+  // it sleeps.
   struct Attention {
     explicit Attention(TimelineState& t) noexcept : tl(t) { raise_attention(tl); }
     Attention(const Attention&) = delete;
@@ -357,6 +355,7 @@ Result<CallbackRegistration> Fence::on_complete(Callback callback) const {
   FenceState& f = *state_;
   auto node = std::make_unique<CallbackNode>();
   {
+    std::lock_guard producer(f.timeline->producer);  // for hold_pending_locked, and first
     std::lock_guard guard(f.timeline->lock);
     // Decided under the lock: a settle publishes the word under this lock too.
     if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending && hold_pending_locked(f)) {
@@ -416,6 +415,7 @@ Result<UniqueFd> Fence::pollable_fd() const {
   FenceState& f = *state_;
   int shared = -1;
   {
+    std::lock_guard producer(f.timeline->producer);  // for hold_pending_locked, and first
     std::lock_guard guard(f.timeline->lock);
     // Decided under the lock, as a settle publishes the word under it: the eventfd of a fence
     // still pending here is written by the callback that settle runs, once.

@@ -1,8 +1,9 @@
 // Internal: the shared state behind Timeline and Fence handles. Not installed.
 //
 // Two locks per timeline, taken in this order when both are needed:
-//   - `producer` serialises the writers of the value (advance, signal_to, close). A producer
-//     alone on its timeline keeps its cache line.
+//   - `producer` serialises the writers of the value (advance, signal_to, close) and whoever
+//     raises `attention` (a waiter about to sleep, a callback's registration). A producer alone
+//     on its timeline keeps its cache line.
 //   - `lock` guards the pending treap, every pending fence's callback list and deadline, the
 //     deadline summary and the pool of dead fence states. Consumers (fence_at, callback
 //     registration, timestamps and deadlines) take it; a producer takes it only when someone
@@ -11,8 +12,9 @@
 // published later, by whoever next settles the treap under `lock` (the next fence_at, or the
 // producer itself), with the time of the advance that reached it (from `records`). Until then
 // readers derive "signaled" from the value, and nobody who could observe the word is waiting
-// on it: a sleeper or a callback raises `attention` before it looks at the value, so the
-// producer that publishes the value sees it and settles at once (both seq_cst).
+// on it: a sleeper or a callback raises `attention` under `producer` before it looks at the
+// value, so a producer that stores the value after it sees the raise and settles at once, and
+// one that stored before it is seen (see raise_attention).
 #pragma once
 
 #include "syncbridge/detail/monotonic_clock.h"
@@ -151,10 +153,11 @@ struct TimelineState {
   std::atomic<std::uint64_t> consumed_seq{0};
   std::atomic<std::uint64_t> record_seq{0};  // the newest record; release-stored after it
   AdvanceRecord records[kRecordSlots];
-  // Unwrapped; stored (seq_cst) under `producer`, before its record. Waiters spin on it; a
+  // Unwrapped; stored (release) under `producer`, before its record. Waiters spin on it; a
   // fence whose point it reached is signaled (nothing moves it after close, which errors only
   // fences it did not reach). `attention` counts what needs the producer to settle under
   // `lock` right after the store: sleeping waiters, fences with callbacks, a timeline eventfd.
+  // Raised under `producer` only; dropped anywhere.
   alignas(64) std::atomic<std::uint64_t> value{0};
   std::atomic<std::uint32_t> attention{0};
   // Written by waiters (rarely: only when it changes).
@@ -182,10 +185,19 @@ inline bool value_reached(const FenceState& f, std::memory_order order = std::me
 void timeline_acquire(TimelineState* timeline) noexcept;
 void timeline_release(TimelineState* timeline) noexcept;
 
-// The waiter's half of the `attention` handshake: raised (seq_cst) before the caller reads the
-// value again, so that either the producer's seq_cst read after its store sees it, or the
-// caller sees the value. Dropped whenever the reason is gone.
-inline void raise_attention(TimelineState& tl) noexcept { tl.attention.fetch_add(1, std::memory_order_seq_cst); }
+// The waiter's half of the `attention` handshake. It is raised under `producer`, which every
+// store of the value holds too: a producer that takes the lock after the raise reads it after
+// its store, and one that held it before has stored a value that the caller, reading the value
+// after the raise, sees. So the producer's side is a plain store and a plain read: no
+// store-load barrier while the other side spins on the line. Dropped whenever the reason is
+// gone (a stale raise costs one settle).
+inline void raise_attention_producer_held(TimelineState& tl) noexcept {
+  tl.attention.fetch_add(1, std::memory_order_relaxed);
+}
+inline void raise_attention(TimelineState& tl) noexcept {
+  std::lock_guard producer(tl.producer);
+  raise_attention_producer_held(tl);
+}
 inline void drop_attention(TimelineState& tl) noexcept { tl.attention.fetch_sub(1, std::memory_order_release); }
 
 inline bool value_reached(const FenceState& f, std::memory_order order) noexcept {

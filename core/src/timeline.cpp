@@ -504,10 +504,10 @@ Result<void> move_forward(TimelineState* state, StepFor step_for) {
       outcome = std::move(step).error();
     } else if (*step != 0) {
       const std::uint64_t target = value + *step;
-      // seq_cst store, then seq_cst load: whoever raised `attention` before this load is seen
-      // here, and whoever raises it after sees the value (it reads the value after raising).
-      tl.value.store(target, std::memory_order_seq_cst);
-      const bool needed = tl.attention.load(std::memory_order_seq_cst) != 0;
+      // `attention` is raised under `producer` (raise_attention): a raise made before this
+      // lock was taken is read here, and whoever raises after it reads this value.
+      tl.value.store(target, std::memory_order_release);
+      const bool needed = tl.attention.load(std::memory_order_relaxed) != 0;
       // The clock is read after the store, as the kernel's sw_sync stamps its fences after the
       // value moved: spinning waiters leave ~30 ns sooner. A reached fence's time is then a few
       // stores away; whoever needs it before this record is published waits for it or leaves
@@ -655,6 +655,7 @@ std::optional<MonotonicTime> Timeline::earliest_deadline() const {
 Result<int> Timeline::event_fd() const {
   if (!state_) return empty_timeline_error("event_fd");
   TimelineState& tl = *state_;
+  std::lock_guard producer(tl.producer);  // for raise_attention_producer_held, and first
   std::lock_guard guard(tl.lock);
   int efd = tl.event_fd.load(std::memory_order_relaxed);
   if (efd < 0) {
@@ -662,7 +663,7 @@ Result<int> Timeline::event_fd() const {
     if (efd < 0) return Error::from_errno(errno, "eventfd for timeline '" + tl.name + "' failed");
     tl.event_fd.store(efd, std::memory_order_release);
     // From now on every advance settles and writes it (for as long as the timeline lives).
-    raise_attention(tl);
+    raise_attention_producer_held(tl);
   }
   return efd;
 }

@@ -224,6 +224,67 @@ TEST_F(WakeStress, WaitAnySetsRacingAdvanceAndClose) {
   EXPECT_GT(rounds, 64) << "no timeline was closed mid-run";
 }
 
+// The `attention` handshake between a waiter on its way to sleep and the one advance that
+// reaches its point. Two threads answer each other through two timelines, each answer after a
+// random delay of up to three spin ceilings (so that waits end in the spin, in the move to
+// sleep or asleep, and the answer races each of them), and nothing else ever advances either
+// timeline. An advance that misses a waiter's raise leaves it asleep with nothing left to wake
+// it: its deadline fails the test.
+TEST_F(WakeStress, SleepersInAPingPongMissNoAnswer) {
+  auto to_partner = make_core_timeline({.name = "to-partner"});
+  auto to_main = make_core_timeline({.name = "to-main"});
+  // Busy below a spin ceiling (so that the answer can land anywhere in the waiter's spin),
+  // asleep above it (so that the test does not hold a CPU that other tests need).
+  auto delay = [](std::mt19937& rng) {
+    const auto length = std::chrono::nanoseconds(rng() % 150'000);
+    if (length > 50us) return std::this_thread::sleep_for(length);
+    const auto until = std::chrono::steady_clock::now() + length;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  };
+  std::atomic<long> lost{0}, wrong{0};
+  std::thread partner([&] {
+    std::mt19937 rng(7);
+    for (std::uint64_t k = 1;; ++k) {
+      auto f = to_partner.fence_at(k);
+      if (!f.ok()) return;  // closed at the end
+      auto r = f->wait(kLostWakeDeadline);
+      if (!r.ok()) {
+        if (r.error().sys_errno() != ENOENT) wrong++;
+        return;
+      }
+      if (*r == WaitStatus::timed_out) {
+        lost++;
+        return;
+      }
+      delay(rng);
+      if (!to_main.advance(1).ok()) return;
+    }
+  });
+  std::mt19937 rng(11);
+  long trips = 0;
+  const auto end = std::chrono::steady_clock::now() + stress_duration();
+  while (std::chrono::steady_clock::now() < end) {
+    auto back = to_main.fence_at(trips + 1);
+    ASSERT_TRUE(back.ok());
+    delay(rng);
+    ASSERT_TRUE(to_partner.advance(1).ok());
+    auto r = back->wait(kLostWakeDeadline);
+    ASSERT_TRUE(r.ok());
+    if (*r == WaitStatus::timed_out) {
+      lost++;
+      break;
+    }
+    ++trips;
+  }
+  to_partner.close();
+  to_main.close();
+  partner.join();
+  EXPECT_EQ(lost.load(), 0) << "an answer did not wake its waiter within " << kLostWakeDeadline.count() << " s";
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(trips, 100) << "the workload did not run";
+}
+
 // A fence marked by wait_any calls that have long returned (stale bucket bits) still wakes
 // its own sleepers, and a later wait_any on it from another thread still sleeps and wakes.
 TEST_F(WakeStress, StaleWaitAnyMarksDoNotConfuseLaterWaits) {
