@@ -30,6 +30,22 @@ constexpr auto kLostWakeDeadline = 20s;
 
 class WakeStress : public FdLeakCheckedTest {};
 
+// A worker's wait: true when `f` signaled. False when the worker should stop: its timeline was
+// closed (ENOENT, as at the end of a test), or the wait timed out (a lost wake-up: `lost`) or
+// failed otherwise (`wrong`).
+bool waited_in_the_books(const Fence& f, std::atomic<long>& lost, std::atomic<long>& wrong) {
+  auto r = f.wait(kLostWakeDeadline);
+  if (!r.ok()) {
+    if (r.error().sys_errno() != ENOENT) wrong++;
+    return false;
+  }
+  if (*r == WaitStatus::timed_out) {
+    lost++;
+    return false;
+  }
+  return true;
+}
+
 // A fast advance only stores the value and a record of when; the fences it reached are stamped
 // later, by whoever settles them (a consumer's fence_at, a timestamp() call, the producer every
 // 16 advances or when someone sleeps). Consumers take points just ahead of a producer that
@@ -114,16 +130,7 @@ TEST_F(WakeStress, ManySleepersOnOneTimelineAreAllWoken) {
       std::mt19937 rng(i);
       while (!stop.load(std::memory_order_relaxed)) {
         auto f = t.fence_at(t.value() + 1 + rng() % 3);
-        if (!f.ok()) return;  // closed at the end
-        auto r = f->wait(kLostWakeDeadline);
-        if (!r.ok()) {
-          if (r.error().sys_errno() != ENOENT) wrong++;
-          return;
-        }
-        if (*r == WaitStatus::timed_out) {
-          lost++;
-          return;
-        }
+        if (!f.ok() || !waited_in_the_books(*f, lost, wrong)) return;  // not ok: closed at the end
         if (f->status() != FenceStatus::signaled || f->point() > t.value()) wrong++;
         waits++;
       }
@@ -247,16 +254,7 @@ TEST_F(WakeStress, SleepersInAPingPongMissNoAnswer) {
     std::mt19937 rng(7);
     for (std::uint64_t k = 1;; ++k) {
       auto f = to_partner.fence_at(k);
-      if (!f.ok()) return;  // closed at the end
-      auto r = f->wait(kLostWakeDeadline);
-      if (!r.ok()) {
-        if (r.error().sys_errno() != ENOENT) wrong++;
-        return;
-      }
-      if (*r == WaitStatus::timed_out) {
-        lost++;
-        return;
-      }
+      if (!f.ok() || !waited_in_the_books(*f, lost, wrong)) return;  // not ok: closed at the end
       delay(rng);
       if (!to_main.advance(1).ok()) return;
     }
