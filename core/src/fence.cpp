@@ -406,44 +406,57 @@ Result<UniqueFd> readable_eventfd() {
 
 namespace detail {
 FenceState::~FenceState() {
-  if (pollable_fd >= 0) ::close(pollable_fd);
+  if (const int fd = pollable_fd.load(std::memory_order_relaxed); fd >= 0) ::close(fd);
 }
 }  // namespace detail
 
 Result<UniqueFd> Fence::pollable_fd() const {
   if (!state_) return empty_fence_error("pollable_fd");
   FenceState& f = *state_;
+  // The shared eventfd and its writer are made before the locks, which hold up every advance
+  // (`producer`), when the fence looks as if it needs them. The guess holds under the locks: a
+  // fence this handle keeps alive never goes back to pending, and its eventfd is never
+  // replaced. Made for nothing (the fence completed, or another call installed one first),
+  // they are dropped.
+  UniqueFd fresh;
+  std::unique_ptr<CallbackNode> writer;
   int shared = -1;
-  {
+  for (bool needed = (f.word.load(std::memory_order_acquire) & kStatusMask) == kPending &&
+                     f.pollable_fd.load(std::memory_order_acquire) < 0;
+       ; needed = true) {
+    if (needed && !fresh) {
+      fresh = UniqueFd(::eventfd(0, kPollableFlags));
+      if (!fresh) return Error::from_errno(errno, "eventfd for a pending fence failed");
+      writer = std::make_unique<CallbackNode>();
+    }
     std::lock_guard producer(f.timeline->producer);  // for hold_pending_locked, and first
     std::lock_guard guard(f.timeline->lock);
     // Decided under the lock, as a settle publishes the word under it: the eventfd of a fence
     // still pending here is written by the callback that settle runs, once.
     // A reached fence whose settle has yet to run that callback gets a fresh readable fd.
-    if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending && hold_pending_locked(f)) {
-      if (f.pollable_fd < 0) {
-        auto writer = std::make_unique<CallbackNode>();
-        const int efd = ::eventfd(0, kPollableFlags);
-        if (efd < 0) {
-          // hold_pending_locked counted the fence in `attention` for the callback it was about
-          // to get: it gets none.
-          if (!f.callbacks) drop_attention(*f.timeline);
-          return Error::from_errno(errno, "eventfd for a pending fence failed");
-        }
-        f.pollable_fd = efd;
-        // Runs first of the fence's callbacks (readiness, like waking the waiters, comes
-        // before user code); the node's fence reference keeps the fd open.
-        writer->fn = [](const Fence& done) {
-          const int fd = FenceAccess::state(done)->pollable_fd;
-          // The count is 0 until this one write: it cannot fail (EAGAIN would still leave the
-          // fd readable).
-          [[maybe_unused]] ssize_t n = ::write(fd, &kForeverReadable, sizeof kForeverReadable);
-        };
-        writer->refs.store(1, std::memory_order_relaxed);  // the list's only: never registered
-        add_callback_locked(f, writer.release(), Place::first);
+    if ((f.word.load(std::memory_order_relaxed) & kStatusMask) != kPending || !hold_pending_locked(f)) break;
+    if (f.pollable_fd.load(std::memory_order_relaxed) < 0) {
+      if (!fresh) {
+        // The guess said none was needed (see above: it cannot be wrong, but costs nothing to
+        // survive). hold_pending_locked counted the fence in `attention` for the callback it
+        // was about to get: it gets none this time round.
+        if (!f.callbacks) drop_attention(*f.timeline);
+        continue;
       }
-      shared = f.pollable_fd;
+      f.pollable_fd.store(fresh.release(), std::memory_order_release);
+      // Runs first of the fence's callbacks (readiness, like waking the waiters, comes
+      // before user code); the node's fence reference keeps the fd open.
+      writer->fn = [](const Fence& done) {
+        const int fd = FenceAccess::state(done)->pollable_fd.load(std::memory_order_relaxed);
+        // The count is 0 until this one write: it cannot fail (EAGAIN would still leave the
+        // fd readable).
+        [[maybe_unused]] ssize_t n = ::write(fd, &kForeverReadable, sizeof kForeverReadable);
+      };
+      writer->refs.store(1, std::memory_order_relaxed);  // the list's only: never registered
+      add_callback_locked(f, writer.release(), Place::first);
     }
+    shared = f.pollable_fd.load(std::memory_order_relaxed);
+    break;
   }
   // Completed: a fresh fd, readable at once (the shared one may not be written yet, and a
   // fence that never had one needs none now).

@@ -83,9 +83,10 @@ struct FenceState {
   FenceState* right = nullptr;
   FenceState* parent = nullptr;
   // The eventfd behind Fence::pollable_fd(), shared by every fd it returned (each a dup), or -1.
-  // Created under the lock while the fence is pending, with a callback that makes it readable
-  // when the fence completes; never replaced; closed when the state dies.
-  std::int32_t pollable_fd = -1;
+  // Installed under the lock while the fence is pending, with a callback that makes it readable
+  // when the fence completes; never replaced; closed when the state dies. Atomic: read without
+  // the lock to decide whether to make one before taking it.
+  std::atomic<std::int32_t> pollable_fd{-1};
 };
 // README and the benchmark promise 96 bytes of heap per pending fence.
 static_assert(sizeof(void*) != 8 || sizeof(FenceState) == 88, "FenceState must stay in a 96-byte malloc chunk");
