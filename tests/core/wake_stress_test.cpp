@@ -138,14 +138,17 @@ TEST_F(WakeStress, ManySleepersOnOneTimelineAreAllWoken) {
   }
   std::mt19937 rng(99);
   const auto end = std::chrono::steady_clock::now() + stress_duration();
-  while (std::chrono::steady_clock::now() < end) {
+  // A failed advance ends the loop, not the test body: the waiters must still be joined.
+  bool advanced = true;
+  while (advanced && std::chrono::steady_clock::now() < end) {
     const int burst = 1 + static_cast<int>(rng() % 4);
-    for (int k = 0; k < burst; ++k) ASSERT_TRUE(t.advance(1).ok());
+    for (int k = 0; k < burst && advanced; ++k) advanced = t.advance(1).ok();
     if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
   }
+  EXPECT_TRUE(advanced) << "an advance of the open timeline failed";
   stop = true;
   // Waiters still in a wait are released by the value racing past their points or by close.
-  ASSERT_TRUE(t.advance(4).ok());
+  EXPECT_TRUE(t.advance(4).ok());
   t.close();
   for (auto& th : threads) th.join();
   EXPECT_EQ(lost.load(), 0) << "waiters not woken within " << kLostWakeDeadline.count() << " s";
@@ -262,13 +265,23 @@ TEST_F(WakeStress, SleepersInAPingPongMissNoAnswer) {
   std::mt19937 rng(11);
   long trips = 0;
   const auto end = std::chrono::steady_clock::now() + stress_duration();
+  // A failure ends the loop, not the test body: the partner must still be joined.
   while (std::chrono::steady_clock::now() < end) {
     auto back = to_main.fence_at(trips + 1);
-    ASSERT_TRUE(back.ok());
+    if (!back.ok()) {
+      ADD_FAILURE() << back.error().describe();
+      break;
+    }
     delay(rng);
-    ASSERT_TRUE(to_partner.advance(1).ok());
+    if (auto sent = to_partner.advance(1); !sent.ok()) {
+      ADD_FAILURE() << sent.error().describe();
+      break;
+    }
     auto r = back->wait(kLostWakeDeadline);
-    ASSERT_TRUE(r.ok());
+    if (!r.ok()) {
+      ADD_FAILURE() << r.error().describe();
+      break;
+    }
     if (*r == WaitStatus::timed_out) {
       lost++;
       break;
