@@ -225,10 +225,10 @@ WatcherStats WatcherCore::stats() const {
 // ---- WatcherCore: dispatching ----
 
 bool WatcherCore::handle(std::uint64_t id, std::uint32_t events) {
-  std::optional<Claimed> claimed = claim(id);
+  std::optional<Claimed> claimed = claim(id, events);
   if (!claimed) return false;  // removed after epoll_wait returned
-  if (claimed->settled) {
-    complete(id, std::move(claimed->target), std::move(claimed->callback), Result<void>());
+  if (claimed->outcome) {
+    complete(id, std::move(claimed->target), std::move(claimed->callback), *claimed->outcome);
     return true;
   }
   // Outside the lock: remove() of this id now waits for us, so the fds stay ours.
@@ -241,27 +241,26 @@ bool WatcherCore::handle(std::uint64_t id, std::uint32_t events) {
   return true;
 }
 
-std::optional<WatcherCore::Claimed> WatcherCore::claim(std::uint64_t id) {
+std::optional<WatcherCore::Claimed> WatcherCore::claim(std::uint64_t id, std::uint32_t events) {
   std::lock_guard lk(mu_);
   WatchSlot* s = table_.lookup(id);
   if (!s || s->state != SlotState::armed) return std::nullopt;
   firing_ = id;
   firing_thread_ = std::this_thread::get_id();
-  if (s->kind == WatchKind::syncobj && !s->fallback) {
-    // The kernel wrote this eventfd when the point signaled: nothing to classify, so the slot
-    // is freed in this same critical section (the latency from the signal to the callback is
-    // the watcher's figure of merit).
-    Claimed done{std::move(s->target), std::move(s->callback), true};
+  if (s->kind != WatchKind::sync_file) {
+    // The event (or, for a fallback point, the waiter's errno) is the outcome: no system call,
+    // so the slot is freed in this same critical section (the latency from the signal to the
+    // callback is the watcher's figure of merit).
+    std::optional<Result<void>> outcome = classify(s->target, events);  // before the target moves
+    Claimed done{std::move(s->target), std::move(s->callback), std::move(outcome)};
     table_.release(id, *s);
     ++fired_;
     return done;
   }
   s->state = SlotState::firing;
-  return Claimed{std::move(s->target), {}, false};
+  return Claimed{std::move(s->target), {}, std::nullopt};
 }
 
-// How the watched object completed, from non-blocking calls only; std::nullopt for a spurious
-// wake-up (a sync_file still pending).
 std::optional<Result<void>> WatcherCore::classify(const WatchTarget& t, std::uint32_t events) {
   switch (t.kind) {
     case WatchKind::sync_file: {

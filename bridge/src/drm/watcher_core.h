@@ -6,8 +6,9 @@
 // slot's generation. Each watch is a typed WatchTarget (what to poll and how to read the
 // outcome) plus its callback. A dispatcher handles one epoll event in steps: claim (armed ->
 // firing, under the lock), classify (outside it: one non-blocking status call), then either
-// rearm (a spurious wake-up) or finish (free the slot, run the callback, close the fds). A
-// syncobj's own eventfd needs no classify: claim frees its slot at once.
+// rearm (a spurious wake-up) or finish (free the slot, run the callback, close the fds). Only a
+// sync_file needs that look; for every other kind the epoll event says it all, and claim frees
+// the slot at once.
 // Syncobj points without the kernel's eventfd go through the FallbackWaiter
 // (syncobj_fallback_waiter.h), which bumps the watch's eventfd itself.
 //
@@ -116,14 +117,17 @@ class WatcherCore {
 
   // One epoll event: claim, classify, then rearm or finish. True when a callback ran.
   bool handle(std::uint64_t id, std::uint32_t events);
-  // What claim() took out of an armed slot. `settled`: the outcome is known without a look at
-  // the object (a syncobj's own eventfd), and the slot is already freed, its callback taken.
+  // What claim() took out of an armed slot. `outcome` is set when the epoll event alone told it
+  // (every kind but a sync_file, whose status takes an ioctl): then the slot is already freed
+  // and its callback taken, in the same critical section.
   struct Claimed {
     WatchTarget target;
     WatchCallback callback;
-    bool settled = false;
+    std::optional<Result<void>> outcome;
   };
-  std::optional<Claimed> claim(std::uint64_t id);
+  std::optional<Claimed> claim(std::uint64_t id, std::uint32_t events);
+  // How the watched object completed; std::nullopt for a spurious wake-up (a sync_file still
+  // pending). Only a sync_file's takes a system call (never a wait).
   static std::optional<Result<void>> classify(const WatchTarget& t, std::uint32_t events);
   void rearm(std::uint64_t id, WatchTarget target);
   void finish(std::uint64_t id, WatchTarget target, const Result<void>& outcome);
