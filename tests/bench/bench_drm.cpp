@@ -289,47 +289,68 @@ class WokenThreadsPreempt {
   bool ok_ = false;
 };
 
+// What one latency sample measures: a raw thread in poll() on the signaled fd alone, a raw
+// thread in epoll_wait() on a set as large as the watcher's (kIdleWatches + its wake fd), or the
+// watcher signaling a core fence. What signals: a DRM timeline syncobj point (its eventfd), or
+// a plain eventfd written by the measuring thread (no DRM: any Linux, native speed).
+enum class Side { raw_poll, raw_epoll, watcher };
+enum class Source { syncobj, eventfd };
+constexpr int kIdleWatches = 10;
+
+UniqueFd new_eventfd() {
+  UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!efd) std::abort();
+  return efd;
+}
+
 struct LatencyRig {
-  TimelineSyncobj raw_t = must(TimelineSyncobj::create(g_dev));
-  TimelineSyncobj watched_t = must(TimelineSyncobj::create(g_dev));
+  const Source source;
+  std::optional<TimelineSyncobj> raw_t, watched_t;  // the syncobj source's
   Timeline core = must(Timeline::create({.name = "bench-core"}));
   Watcher watcher = must(Watcher::create(WatcherMode::own_thread));
   RawPoller poller;
-  // Built on demand (its thread must inherit WokenThreadsPreempt's priority): the raw side that
-  // waits as the watcher's thread does, in epoll_wait on a set as large as the watcher's.
-  std::optional<RawPoller> epoller;
+  RawPoller epoller{RawWait::epoll, kIdleWatches + 1};  // sized for a rig of kIdleWatches
   std::uint64_t raw_point = 0;
   std::uint64_t point = 0;
   std::vector<WatchId> idle;
-  std::vector<int> idle_fds;
 
-  explicit LatencyRig(int idle_watches) {
-    for (int i = 0; i < idle_watches; ++i) {
-      UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-      if (!efd) std::abort();
-      idle.push_back(must(watcher.watch_fd(std::move(efd), [](const Result<void>&) {})));
+  explicit LatencyRig(Source from = Source::syncobj, int idle_watches = kIdleWatches) : source(from) {
+    if (source == Source::syncobj) {
+      raw_t.emplace(must(TimelineSyncobj::create(g_dev)));
+      watched_t.emplace(must(TimelineSyncobj::create(g_dev)));
     }
+    for (int i = 0; i < idle_watches; ++i)
+      idle.push_back(must(watcher.watch_fd(new_eventfd(), [](const Result<void>&) {})));
   }
   ~LatencyRig() {
     for (WatchId id : idle) (void)watcher.remove(id);
   }
 
-  void add_raw_epoll() { epoller.emplace(RawWait::epoll, static_cast<int>(idle.size()) + 1); }  // + its wake fd
+  double sample(Side side) {
+    return side == Side::watcher ? watcher_sample() : raw_sample(side == Side::raw_poll ? poller : epoller);
+  }
 
-  // Raw: an eventfd registered on the next point, a thread in poll() on it (or in epoll_wait).
+  // The kernel signal: the syncobj's point, or a write to the eventfd.
+  void fire(const std::optional<TimelineSyncobj>& syncobj, std::uint64_t at, const UniqueFd& efd) const {
+    if (source == Source::syncobj)
+      raw_signal(syncobj->handle(), at);
+    else if (::eventfd_write(efd.get(), 1) != 0)
+      std::abort();
+  }
+
+  // Raw: an eventfd that the next signal makes readable, a thread in poll() (or epoll_wait) on it.
   double raw_sample(RawPoller& waiter) {
     ++raw_point;
-    UniqueFd efd = must(raw_t.eventfd_at(raw_point));
+    UniqueFd efd = source == Source::syncobj ? must(raw_t->eventfd_at(raw_point)) : new_eventfd();
     waiter.arm(efd.get());
     settle();
     const std::int64_t t0 = now_ns();
-    raw_signal(raw_t.handle(), raw_point);
+    fire(raw_t, raw_point, efd);
     return static_cast<double>(waiter.woke() - t0);
   }
-  double raw_sample() { return raw_sample(poller); }
-  double raw_epoll_sample() { return raw_sample(*epoller); }
 
-  // Watcher: the same registration through watch_syncobj, the callback signals the core fence.
+  // Watcher: the same signal through watch_syncobj (or watch_fd); its callback signals the core
+  // fence, whose timestamp ends the sample.
   double watcher_sample() {
     ++point;
     Fence f = must(core.fence_at(point));
@@ -337,10 +358,16 @@ struct LatencyRig {
     // CPU the watcher needs); the callback runs after the timestamp was taken.
     Doorbell done;
     CallbackRegistration ring = must(f.on_complete([&done](const Fence&) { done.ring(); }));
-    (void)must(watcher.watch_syncobj(watched_t, point, signal_timeline(core, point)));
+    UniqueFd efd;  // the eventfd source's: written here, its dup owned by the watch
+    if (source == Source::syncobj) {
+      (void)must(watcher.watch_syncobj(*watched_t, point, signal_timeline(core, point)));
+    } else {
+      efd = new_eventfd();
+      (void)must(watcher.watch_fd(must(efd.dup()), signal_timeline(core, point)));
+    }
     settle();
     const std::int64_t t0 = now_ns();
-    raw_signal(watched_t.handle(), point);
+    fire(watched_t, point, efd);
     done.wait("the watcher signaling the core fence");
     const auto ts = f.timestamp();
     if (!ts) late("the core fence's timestamp");
@@ -349,127 +376,44 @@ struct LatencyRig {
   }
 };
 
+// Every latency pair runs alike: one CPU, the rig's threads made under WokenThreadsPreempt
+// (they inherit its priority), then the two sides in turns.
+void paired_latency(benchmark::State& state, Source source, Side raw, Side wrapped) {
+  OneCpu pin;
+  WokenThreadsPreempt preempt;
+  LatencyRig rig(source);
+  preempt.threads_started();
+  bench::paired(
+      state, [&] { return rig.sample(raw); }, [&] { return rig.sample(wrapped); });
+}
+
 void BM_Paired_WatcherLatency(benchmark::State& state) {
-  OneCpu pin;
-  WokenThreadsPreempt preempt;
-  LatencyRig rig(10);
-  preempt.threads_started();
-  bench::paired(
-      state, [&] { return rig.raw_sample(); }, [&] { return rig.watcher_sample(); });
+  paired_latency(state, Source::syncobj, Side::raw_poll, Side::watcher);
 }
-
-// The watcher's own cost: the same sample against a raw thread that waits as the watcher's
-// does, in epoll_wait on a set of the same size.
+// The watcher's own cost: against a raw thread that waits as the watcher's does.
 void BM_Paired_WatcherVsRawEpoll(benchmark::State& state) {
-  OneCpu pin;
-  WokenThreadsPreempt preempt;
-  LatencyRig rig(10);
-  rig.add_raw_epoll();
-  preempt.threads_started();
-  bench::paired(
-      state, [&] { return rig.raw_epoll_sample(); }, [&] { return rig.watcher_sample(); });
+  paired_latency(state, Source::syncobj, Side::raw_epoll, Side::watcher);
 }
-
-// The kernel's part of the gap: the raw epoll_wait thread against the raw poll() thread.
+// The kernel's part of the gap to poll(): the raw epoll_wait thread against the raw poll() one.
 void BM_Paired_RawEpollVsPoll(benchmark::State& state) {
-  OneCpu pin;
-  WokenThreadsPreempt preempt;
-  LatencyRig rig(10);
-  rig.add_raw_epoll();
-  preempt.threads_started();
-  bench::paired(
-      state, [&] { return rig.raw_sample(); }, [&] { return rig.raw_epoll_sample(); });
+  paired_latency(state, Source::syncobj, Side::raw_poll, Side::raw_epoll);
 }
-
-// ---- the same latency on a plain eventfd: no DRM, so it runs on any Linux at native speed ----
-
-// The kernel signal is an eventfd write; the watcher watches the eventfd (watch_fd) and signals
-// the core fence, the raw side polls the same kind of eventfd.
-struct EventfdLatencyRig {
-  Timeline core = must(Timeline::create({.name = "bench-core"}));
-  Watcher watcher = must(Watcher::create(WatcherMode::own_thread));
-  RawPoller poller;
-  RawPoller epoller{RawWait::epoll, 11};  // as many idle fds as the watcher's set: 10 + its wake fd
-  std::uint64_t point = 0;
-  std::vector<WatchId> idle;
-
-  EventfdLatencyRig() {
-    for (int i = 0; i < 10; ++i) {
-      UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-      if (!efd) std::abort();
-      idle.push_back(must(watcher.watch_fd(std::move(efd), [](const Result<void>&) {})));
-    }
-  }
-  ~EventfdLatencyRig() {
-    for (WatchId id : idle) (void)watcher.remove(id);
-  }
-
-  static void write_one(const UniqueFd& efd) {
-    if (::eventfd_write(efd.get(), 1) != 0) std::abort();
-  }
-
-  double raw_sample(RawPoller& waiter) {
-    UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!efd) std::abort();
-    waiter.arm(efd.get());
-    settle();
-    const std::int64_t t0 = now_ns();
-    write_one(efd);
-    return static_cast<double>(waiter.woke() - t0);
-  }
-
-  double watcher_sample() {
-    ++point;
-    Fence f = must(core.fence_at(point));
-    Doorbell done;
-    CallbackRegistration ring = must(f.on_complete([&done](const Fence&) { done.ring(); }));
-    UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!efd) std::abort();
-    (void)must(watcher.watch_fd(must(efd.dup()), signal_timeline(core, point)));  // the watch owns the dup
-    settle();
-    const std::int64_t t0 = now_ns();
-    write_one(efd);
-    done.wait("the watcher signaling the core fence from an eventfd");
-    const auto ts = f.timestamp();
-    if (!ts) late("the core fence's timestamp");
-    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(ts->time_since_epoch()).count() -
-                               t0);
-  }
-};
-
 void BM_Paired_EventfdWatcherLatency(benchmark::State& state) {
-  OneCpu pin;
-  WokenThreadsPreempt preempt;
-  EventfdLatencyRig rig;
-  preempt.threads_started();
-  bench::paired(
-      state, [&] { return rig.raw_sample(rig.poller); }, [&] { return rig.watcher_sample(); });
+  paired_latency(state, Source::eventfd, Side::raw_poll, Side::watcher);
 }
-
 void BM_Paired_EventfdWatcherVsRawEpoll(benchmark::State& state) {
-  OneCpu pin;
-  WokenThreadsPreempt preempt;
-  EventfdLatencyRig rig;
-  preempt.threads_started();
-  bench::paired(
-      state, [&] { return rig.raw_sample(rig.epoller); }, [&] { return rig.watcher_sample(); });
+  paired_latency(state, Source::eventfd, Side::raw_epoll, Side::watcher);
 }
-
 void BM_Paired_EventfdRawEpollVsPoll(benchmark::State& state) {
-  OneCpu pin;
-  WokenThreadsPreempt preempt;
-  EventfdLatencyRig rig;
-  preempt.threads_started();
-  bench::paired(
-      state, [&] { return rig.raw_sample(rig.poller); }, [&] { return rig.raw_sample(rig.epoller); });
+  paired_latency(state, Source::eventfd, Side::raw_poll, Side::raw_epoll);
 }
 
 // Same watcher sample with 10 (raw side) vs N idle watches (wrapped side), in two watchers.
 void BM_Paired_IdleWatches(benchmark::State& state) {
   OneCpu pin;
   WokenThreadsPreempt preempt;
-  LatencyRig few(10);
-  LatencyRig many(static_cast<int>(state.range(0)));
+  LatencyRig few;
+  LatencyRig many(Source::syncobj, static_cast<int>(state.range(0)));
   preempt.threads_started();
   bench::paired(
       state, [&] { return few.watcher_sample(); }, [&] { return many.watcher_sample(); });
@@ -478,8 +422,8 @@ void BM_Paired_IdleWatches(benchmark::State& state) {
 
 // Add + remove of one watch with 10 vs N others armed.
 void BM_Paired_AddRemove(benchmark::State& state) {
-  LatencyRig few(10);
-  LatencyRig many(static_cast<int>(state.range(0)));
+  LatencyRig few;
+  LatencyRig many(Source::syncobj, static_cast<int>(state.range(0)));
   // One eventfd per side, reused: watch_fd consumes an fd, so hand it a dup (same cost both sides).
   UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   auto add_remove = [&](Watcher& w) {
