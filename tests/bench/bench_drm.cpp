@@ -132,6 +132,12 @@ class Doorbell {
   std::atomic<std::uint32_t> rung_{0};
 };
 
+UniqueFd new_eventfd() {
+  UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!efd) std::abort();
+  return efd;
+}
+
 // A thread blocked on one eventfd at a time; stamps the moment its wait returns. It waits in
 // poll() on that fd alone, or, as the watcher does, in epoll_wait() on a set that also holds
 // `idle_fds` eventfds nobody writes, the fd added before and deleted after each wait.
@@ -143,10 +149,10 @@ class RawPoller {
       epoll_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
       if (!epoll_) std::abort();
       for (int i = 0; i < idle_fds; ++i) {
-        UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        UniqueFd efd = new_eventfd();
         epoll_event ev{};
         ev.events = EPOLLIN;
-        if (!efd || ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, efd.get(), &ev) != 0) std::abort();
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, efd.get(), &ev) != 0) std::abort();
         idle_.push_back(std::move(efd));
       }
     }
@@ -297,12 +303,6 @@ enum class Side { raw_poll, raw_epoll, watcher };
 enum class Source { syncobj, eventfd };
 constexpr int kIdleWatches = 10;
 
-UniqueFd new_eventfd() {
-  UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!efd) std::abort();
-  return efd;
-}
-
 struct LatencyRig {
   const Source source;
   std::optional<TimelineSyncobj> raw_t, watched_t;  // the syncobj source's
@@ -425,7 +425,7 @@ void BM_Paired_AddRemove(benchmark::State& state) {
   LatencyRig few;
   LatencyRig many(Source::syncobj, static_cast<int>(state.range(0)));
   // One eventfd per side, reused: watch_fd consumes an fd, so hand it a dup (same cost both sides).
-  UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  UniqueFd efd = new_eventfd();
   auto add_remove = [&](Watcher& w) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 16; ++i) {
