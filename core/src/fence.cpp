@@ -355,8 +355,7 @@ Result<CallbackRegistration> Fence::on_complete(Callback callback) const {
   FenceState& f = *state_;
   auto node = std::make_unique<CallbackNode>();
   {
-    std::lock_guard producer(f.timeline->producer);  // for hold_pending_locked, and first
-    std::lock_guard guard(f.timeline->lock);
+    BothTimelineLocks locks(*f.timeline);  // `producer` for hold_pending_locked
     // Decided under the lock: a settle publishes the word under this lock too.
     if ((f.word.load(std::memory_order_relaxed) & kStatusMask) == kPending && hold_pending_locked(f)) {
       node->fn = std::move(callback);
@@ -429,8 +428,7 @@ Result<UniqueFd> Fence::pollable_fd() const {
       if (!fresh) return Error::from_errno(errno, "eventfd for a pending fence failed");
       writer = std::make_unique<CallbackNode>();
     }
-    std::lock_guard producer(f.timeline->producer);  // for hold_pending_locked, and first
-    std::lock_guard guard(f.timeline->lock);
+    BothTimelineLocks locks(*f.timeline);  // `producer` for hold_pending_locked
     // Decided under the lock, as a settle publishes the word under it: the eventfd of a fence
     // still pending here is written by the callback that settle runs, once.
     // A reached fence whose settle has yet to run that callback gets a fresh readable fd.

@@ -201,6 +201,15 @@ inline void raise_attention(TimelineState& tl) noexcept {
 }
 inline void drop_attention(TimelineState& tl) noexcept { tl.attention.fetch_sub(1, std::memory_order_release); }
 
+// Both locks, in the order above (`producer` first): for whoever decides under `lock` and may
+// raise `attention` (a callback's or a pollable fd's registration, the timeline eventfd), and
+// for close. The members are built in declaration order and released in reverse.
+struct BothTimelineLocks {
+  explicit BothTimelineLocks(TimelineState& tl) noexcept : producer(tl.producer), lock(tl.lock) {}
+  std::lock_guard<TimelineLock> producer;
+  std::lock_guard<TimelineLock> lock;
+};
+
 inline bool value_reached(const FenceState& f, std::memory_order order) noexcept {
   return f.timeline->value.load(order) >= f.point;
 }

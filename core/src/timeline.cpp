@@ -584,8 +584,7 @@ void Timeline::close(int error_errno) noexcept {
   CompletedBatch batch;
   FenceState* pooled = nullptr;
   {
-    std::lock_guard producer(tl.producer);
-    std::lock_guard guard(tl.lock);
+    BothTimelineLocks locks(tl);
     if (tl.closed.exchange(true, std::memory_order_acq_rel)) return;
     // What the value reached is signaled (with the time of its advance); the rest errors.
     settle(tl, batch, false);
@@ -655,8 +654,7 @@ std::optional<MonotonicTime> Timeline::earliest_deadline() const {
 Result<int> Timeline::event_fd() const {
   if (!state_) return empty_timeline_error("event_fd");
   TimelineState& tl = *state_;
-  std::lock_guard producer(tl.producer);  // for raise_attention_producer_held, and first
-  std::lock_guard guard(tl.lock);
+  BothTimelineLocks locks(tl);  // `producer` for raise_attention_producer_held
   int efd = tl.event_fd.load(std::memory_order_relaxed);
   if (efd < 0) {
     efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
